@@ -1,0 +1,32 @@
+"""corpus: the small corpus souschef ships, written for the project.
+
+Package data, installed with souschef, so that ``make demo`` and
+``souschef train`` work on a fresh machine with no download. Files:
+
+- ``recipes.jsonl``: training recipes, one ``Recipe`` object per line.
+- ``heldout.jsonl``: a fixed ~10% of the recipes, never trained on by default.
+- ``exchanges.jsonl``: chat exchanges ``{"prompt", "answer", "topic"}``; the answer
+  is a ``Recipe`` (in-domain questions phrased many ways) or a ``Reply``
+  (off-domain questions: programming, mathematics, history, ...).
+- ``eval_offdomain.jsonl`` / ``eval_indomain.jsonl``: evaluation prompts
+  ``{"prompt", "topic"}``, disjoint from everything above.
+- ``examples/``: single recipe documents for the CLI and the demo.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+RECIPES = "recipes.jsonl"
+HELDOUT = "heldout.jsonl"
+EXCHANGES = "exchanges.jsonl"
+EVAL_OFFDOMAIN = "eval_offdomain.jsonl"
+EVAL_INDOMAIN = "eval_indomain.jsonl"
+
+
+def path(name: str) -> Path:
+    """Absolute path of a shipped corpus file, e.g. ``path(RECIPES)``."""
+    found = resources.files(__name__).joinpath(name)
+    if not found.is_file():
+        raise FileNotFoundError(f"corpus file {name!r} is not shipped with souschef")
+    return Path(str(found))

@@ -1,0 +1,3 @@
+from souschef.cli import main
+
+raise SystemExit(main())

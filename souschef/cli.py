@@ -1,0 +1,240 @@
+"""The ``souschef`` command: thin adapters over the Python API.
+
+Exit codes, for every command: 0 success; 1 the input or result is not good
+(invalid recipe, failed gate, unfinished generation); 2 usage errors (bad flags,
+missing files, a model directory that cannot be loaded). Errors are one line on
+stderr, never a traceback. Heavy libraries are imported inside the commands that
+need them, so ``souschef --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from recipe_schema.errors import InputFileError, InvalidRecipeError, SouschefError
+
+from . import __version__
+
+PROG = "souschef"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other error here."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _read_text(path: str) -> str:
+    """A whole input file as text; bytes that are not UTF-8 make it an invalid recipe."""
+    from recipe_schema import SchemaError, read_bytes
+
+    raw = read_bytes(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidRecipeError([SchemaError("/", f"not UTF-8 text (byte {e.start})")]) from None
+
+
+# --------------------------------------------------------------------- schema
+def cmd_schema(args: argparse.Namespace) -> int:
+    from recipe_schema import load_schema
+
+    _emit(json.dumps(load_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+# ------------------------------------------------------------------- validate
+def _validate_file(path: str) -> dict[str, Any]:
+    from postprocess import loads_strict, schema_errors
+
+    try:
+        errors, omitted = schema_errors(loads_strict(_read_text(path)))
+    except InvalidRecipeError as e:
+        errors, omitted = e.errors, e.omitted
+    return {
+        "file": path,
+        "valid": not errors,
+        "errors": [{"pointer": err.pointer, "message": err.message} for err in errors],
+        "omitted": omitted,
+    }
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    results, unreadable = [], False
+    for path in args.files:
+        try:
+            result = _validate_file(path)
+        except InputFileError as e:  # reported, and the other files still checked
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            unreadable = True
+            continue
+        results.append(result)
+        if args.json:
+            continue
+        if result["valid"]:
+            _emit(f"{path}: valid")
+        for err in result["errors"]:
+            _emit(f"{path}: {err['pointer']}: {err['message']}")
+        if result["omitted"]:
+            _emit(f"{path}: ... and {result['omitted']} more errors")
+    if args.json:
+        _emit(json.dumps(results, ensure_ascii=False, indent=2))
+    if unreadable:
+        return 2
+    return 0 if all(r["valid"] for r in results) else 1
+
+
+# --------------------------------------------------------------------- render
+def cmd_render(args: argparse.Namespace) -> int:
+    from postprocess import process, scale_recipe, to_jsonld, to_markdown
+    from recipe_schema import atomic_write
+
+    recipe = process(_read_text(args.file))
+    if args.servings is not None:
+        recipe = scale_recipe(recipe, args.servings)
+    if args.format == "markdown":
+        text = to_markdown(recipe)
+    elif args.format == "jsonld":
+        text = json.dumps(to_jsonld(recipe), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = recipe.model_dump_json(indent=2, exclude_none=True) + "\n"
+    if args.output:
+        atomic_write(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ----------------------------------------------------------- parse-ingredient
+def cmd_parse_ingredient(args: argparse.Namespace) -> int:
+    from postprocess import parse_ingredient
+
+    rows = [parse_ingredient(line).to_dict() for line in args.lines]
+    if args.json:
+        for row in rows:
+            _emit(json.dumps(row, ensure_ascii=False))
+        return 0
+    columns = ["quantity", "quantity_max", "unit", "item", "note"]
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    _emit("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        _emit("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+# --------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface; its help texts are the CLI reference."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Small language models as cooking assistants whose answers can be trusted.",
+        epilog="Exit codes: 0 success, 1 invalid input or result, 2 usage error.",
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser(
+        "schema",
+        help="print the recipe JSON Schema",
+        description="Print the recipe JSON Schema (draft 2020-12).",
+        epilog="example:\n  souschef schema > recipe.schema.json",
+        formatter_class=fmt,
+    )
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "validate",
+        help="check recipe JSON files against the schema",
+        description=(
+            "Check recipe JSON files against the schema and list every error with its JSON\n"
+            "pointer. Exit 0 when all are valid, 1 when any is invalid, 2 when any cannot be read."
+        ),
+        epilog=(
+            "examples:\n  souschef validate pancakes.json\n"
+            "  cat pancakes.json | souschef validate - --json"
+        ),
+        formatter_class=fmt,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="recipe JSON files; - reads stdin")
+    p.add_argument("--json", action="store_true", help="print one JSON array of results")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "render",
+        help="validate, normalize and render a recipe",
+        description=(
+            "Validate, normalize and render a recipe. FILE may be a JSON document or model\n"
+            "output that wraps it in prose or code fences."
+        ),
+        epilog=(
+            "examples:\n  souschef render pancakes.json\n"
+            "  souschef render pancakes.json --servings 8 --format jsonld -o pancakes.jsonld"
+        ),
+        formatter_class=fmt,
+    )
+    p.add_argument("file", metavar="FILE", help="the recipe; - reads stdin")
+    p.add_argument("--format", choices=["markdown", "jsonld", "json"], default="markdown",
+                   help="markdown (default), schema.org jsonld, or the normalized recipe as json")
+    p.add_argument("--servings", type=_positive_int, metavar="N", help="scale to N servings")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "parse-ingredient",
+        help="split ingredient lines into quantity, unit, item and note",
+        description="Split ingredient lines into quantity, unit, item and note.",
+        epilog=(
+            "examples:\n  souschef parse-ingredient '2-3 cloves garlic, minced' 'salt to taste'\n"
+            "  souschef parse-ingredient '1 1/2 cups flour' --json"
+        ),
+        formatter_class=fmt,
+    )
+    p.add_argument("lines", nargs="+", metavar="LINE", help="ingredient lines")
+    p.add_argument("--json", action="store_true", help="one JSON object per line (JSON Lines)")
+    p.set_defaults(func=cmd_parse_ingredient)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InvalidRecipeError as e:
+        # every error goes to stdout-free stderr, one per line, as validate prints them
+        for err in e.errors:
+            print(f"{PROG}: invalid recipe: {err}", file=sys.stderr)
+        if e.omitted:
+            print(f"{PROG}: ... and {e.omitted} more errors", file=sys.stderr)
+        return e.exit_code
+    except SouschefError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,64 @@
+"""The shipped corpus is what its data card says, and evaluation stays unseen."""
+import json
+import re
+
+import pytest
+
+import corpus
+from postprocess import normalize
+from recipe_schema import Recipe, Reply, parse_answer, to_compact_json
+
+
+def rows(name):
+    return [json.loads(line) for line in corpus.path(name).read_text(encoding="utf-8").splitlines()]
+
+
+def words(text):
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+@pytest.mark.parametrize("name", [corpus.RECIPES, corpus.HELDOUT])
+def test_every_shipped_recipe_is_valid_and_already_normalized(name):
+    for row in rows(name):
+        recipe = Recipe.model_validate(row)
+        assert normalize(recipe) == recipe, recipe.title
+        assert 3 <= len(recipe.ingredients) <= 20 and 2 <= len(recipe.steps) <= 15
+
+
+def test_the_corpus_is_as_large_as_promised():
+    recipes, heldout = rows(corpus.RECIPES), rows(corpus.HELDOUT)
+    assert len(recipes) + len(heldout) >= 200
+    assert 0.08 <= len(heldout) / (len(recipes) + len(heldout)) <= 0.12
+    long = [r for r in recipes if len(to_compact_json(Recipe.model_validate(r))) > 2200]
+    assert len(long) >= 20  # JSON longer than 512 GPT-2 tokens
+    exchanges = rows(corpus.EXCHANGES)
+    offdomain = [e for e in exchanges if "reply" in e["answer"]]
+    assert len(offdomain) >= 200 and len({e["topic"] for e in offdomain}) >= 10
+    evaluation = rows(corpus.EVAL_OFFDOMAIN)
+    assert len(evaluation) >= 100 and len({e["topic"] for e in evaluation}) >= 10
+    assert len(rows(corpus.EVAL_INDOMAIN)) >= 50
+
+
+def test_exchanges_have_a_valid_answer():
+    for e in rows(corpus.EXCHANGES):
+        answer = parse_answer(e["answer"])
+        assert isinstance(answer, Reply) == (e["topic"] != "cooking"), e["prompt"]
+
+
+def test_heldout_recipes_are_not_in_training():
+    held = {r["title"] for r in rows(corpus.HELDOUT)}
+    assert not held & {r["title"] for r in rows(corpus.RECIPES)}
+    assert not held & {e["answer"].get("title") for e in rows(corpus.EXCHANGES)}
+
+
+def test_evaluation_prompts_are_disjoint_from_training_prompts():
+    train = [words(e["prompt"]) for e in rows(corpus.EXCHANGES)]
+    for e in rows(corpus.EVAL_OFFDOMAIN) + rows(corpus.EVAL_INDOMAIN):
+        w = words(e["prompt"])
+        overlap = max(len(w & t) / len(w | t) for t in train)
+        assert overlap < 0.55, e["prompt"]
+
+
+def test_the_seed_question_is_in_the_evaluation_set():
+    prompts = [e["prompt"] for e in rows(corpus.EVAL_OFFDOMAIN)]
+    assert "How can I implement a binary search algorithm in Python?" in prompts

@@ -1,0 +1,200 @@
+"""The CLI as a user meets it: arguments in, exit code and output out."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recipe_schema import load_schema
+from souschef.cli import build_parser, main
+
+VALID = {"title": "Toast", "servings": 2, "ingredients": ["2 slices bread", "1 tbsp butter"],
+         "steps": ["1. Toast the bread.", "Spread with butter."]}
+INVALID = {"title": "", "ingredients": [], "steps": ["ok"], "colour": "red"}
+
+
+def run(capsys, monkeypatch, args, stdin: bytes = b""):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse usage errors and --help
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def files(tmp_path):
+    def make(name: str, content: bytes | str | dict | list) -> str:
+        path = tmp_path / name
+        if isinstance(content, (dict, list)):
+            content = json.dumps(content)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return str(path)
+
+    return make
+
+
+# ------------------------------------------------------------------ the table
+CASES = [
+    # (args, stdin, exit code, text that stdout must contain, text that stderr must contain)
+    (["validate", "{valid}"], b"", 0, "{valid}: valid", ""),
+    (["validate", "{invalid}"], b"", 1, "{invalid}: /title: '' should be non-empty", ""),
+    (["validate", "{valid}", "{invalid}"], b"", 1, "{invalid}: /ingredients: [] should be non-empty", ""),
+    (["validate", "-"], json.dumps(VALID).encode(), 0, "-: valid", ""),
+    (["validate", "-"], b"\xef\xbb\xbf" + json.dumps(VALID).encode(), 0, "-: valid", ""),
+    (["validate", "{missing}"], b"", 2, "", "no such file"),
+    (["validate", "{invalid}", "{missing}"], b"", 2, "{invalid}: /", "no such file"),
+    (["validate"], b"", 2, "", "the following arguments are required: FILE"),
+    (["validate", "--bogus", "{valid}"], b"", 2, "", "unrecognized arguments: --bogus"),
+    (["render", "{valid}"], b"", 0, "# Toast\n\n**Serves:** 2", ""),
+    (["render", "{valid}", "--servings", "4"], b"", 0, "- 4 slices bread\n- 2 tbsp butter", ""),
+    (["render", "{valid}", "--format", "jsonld"], b"", 0, '"@type": "Recipe"', ""),
+    (["render", "{valid}", "--format", "json"], b"", 0, '"Toast the bread."', ""),
+    (["render", "{wrapped}"], b"", 0, "# Toast", ""),
+    (["render", "{invalid}"], b"", 1, "", "invalid recipe: /title: '' should be non-empty"),
+    (["render", "{unserved}", "--servings", "4"], b"", 1, "", "has no servings"),
+    (["render", "{valid}", "--servings", "0"], b"", 2, "", "must be at least 1"),
+    (["render", "{valid}", "--servings", "two"], b"", 2, "", "not a whole number"),
+    (["render", "{valid}", "--format", "pdf"], b"", 2, "", "invalid choice: 'pdf'"),
+    (["render", "{missing}"], b"", 2, "", "no such file"),
+    (["render", "-"], json.dumps(VALID).encode(), 0, "1. Toast the bread.", ""),
+    (["parse-ingredient", "2-3 cloves garlic, minced"], b"", 0, "clove  garlic  minced", ""),
+    (["parse-ingredient", "1 1/2 cups flour", "--json"], b"", 0, '"quantity": 1.5', ""),
+    (["schema"], b"", 0, '"$schema": "https://json-schema.org/draft/2020-12/schema"', ""),
+    ([], b"", 2, "", "the following arguments are required: COMMAND"),
+    (["cook"], b"", 2, "", "invalid choice: 'cook'"),
+]
+
+
+@pytest.mark.parametrize("args, stdin, code, out, err", CASES)
+def test_cli(capsys, monkeypatch, files, tmp_path, args, stdin, code, out, err):
+    names = {
+        "valid": files("valid.json", VALID),
+        "invalid": files("invalid.json", INVALID),
+        "wrapped": files("wrapped.txt", f"Sure!\n```json\n{json.dumps(VALID)}\n```\nEnjoy."),
+        "unserved": files("unserved.json", {k: v for k, v in VALID.items() if k != "servings"}),
+        "missing": str(tmp_path / "missing.json"),
+    }
+    args = [a.format(**names) for a in args]
+    got_code, got_out, got_err = run(capsys, monkeypatch, args, stdin)
+    assert got_code == code, (got_out, got_err)
+    assert out.format(**names) in got_out
+    assert err in got_err
+    assert "Traceback" not in got_out + got_err
+
+
+# ------------------------------------------------------------- bad documents
+BAD_DOCUMENTS = {
+    "empty": (b"", "/: empty document"),
+    "not-json": (b"title: Toast", "/: not JSON"),
+    "truncated": (json.dumps(VALID)[:40].encode(), "/: not JSON"),
+    "binary": (bytes(range(256)) * 4, "/: not UTF-8 text"),
+    "list": (b"[1, 2]", "/: [1, 2] is not of type 'object'"),
+    "string": (b'"Toast"', "/: 'Toast' is not of type 'object'"),
+    "deep": (b"[" * 100_000 + b"]" * 100_000, "/: not JSON: nested too deeply"),
+    "deep-object": (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "/: not JSON: nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_DOCUMENTS)
+def test_validate_survives_bad_documents(capsys, monkeypatch, files, name):
+    content, message = BAD_DOCUMENTS[name]
+    path = files(name, content)
+    code, out, err = run(capsys, monkeypatch, ["validate", path])
+    assert code == 1
+    assert out.startswith(f"{path}: {message}")
+    assert "Traceback" not in out + err
+
+
+def test_validate_a_50_mb_file_caps_its_errors(capsys, monkeypatch, files):
+    doc = {"title": "T", "steps": ["s"], "ingredients": [" " * 10] * 4_000_000}
+    path = files("big.json", doc)
+    assert Path(path).stat().st_size > 50_000_000
+    code, out, _ = run(capsys, monkeypatch, ["validate", path])
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 51
+    assert lines[0] == f"{path}: /ingredients/0: is blank (only whitespace)"
+    assert lines[-1] == f"{path}: ... and 3999950 more errors"
+
+
+def test_validate_json_output_is_one_array(capsys, monkeypatch, files):
+    valid, invalid = files("v.json", VALID), files("i.json", INVALID)
+    code, out, _ = run(capsys, monkeypatch, ["validate", valid, invalid, "--json"])
+    assert code == 1
+    results = json.loads(out)
+    assert [(r["file"], r["valid"]) for r in results] == [(valid, True), (invalid, False)]
+    assert {"pointer": "/title", "message": "'' should be non-empty"} in results[1]["errors"]
+
+
+def test_parse_ingredient_json_is_one_object_per_line(capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, ["parse-ingredient", "2-3 cloves garlic, minced",
+                                             "salt to taste", "--json"])
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows[0] == {"line": "2-3 cloves garlic, minced", "quantity": 2, "quantity_max": 3,
+                       "unit": "clove", "item": "garlic", "note": "minced"}
+    assert rows[1]["quantity"] is None and rows[1]["item"] == "salt" and rows[1]["note"] == "to taste"
+
+
+def test_schema_prints_the_committed_schema(capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, ["schema"])
+    assert code == 0 and json.loads(out) == load_schema()
+
+
+# ------------------------------------------------------------- render -o OUT
+def test_render_writes_the_output_file(capsys, monkeypatch, files, tmp_path):
+    out_path = tmp_path / "toast.md"
+    code, out, err = run(capsys, monkeypatch, ["render", files("v.json", VALID), "-o", str(out_path)])
+    assert code == 0 and out == ""
+    assert out_path.read_text().startswith("# Toast")
+
+
+def test_render_of_an_invalid_recipe_leaves_the_existing_output_untouched(
+    capsys, monkeypatch, files, tmp_path
+):
+    out_path = tmp_path / "toast.md"
+    out_path.write_text("my notes")
+    code, _, _ = run(capsys, monkeypatch, ["render", files("i.json", INVALID), "-o", str(out_path)])
+    assert code == 1
+    assert out_path.read_text() == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.json", "toast.md"]
+
+
+def test_render_into_a_missing_directory_is_a_usage_error(capsys, monkeypatch, files, tmp_path):
+    code, _, err = run(capsys, monkeypatch, ["render", files("v.json", VALID), "-o",
+                                             str(tmp_path / "no" / "toast.md")])
+    assert code == 2 and "directory does not exist" in err
+
+
+# --------------------------------------------------------------------- help
+def test_every_command_has_help_with_an_example():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, sub in commands.items():
+        text = sub.format_help()
+        assert "example" in text, f"`souschef {name} --help` shows no example"
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys\n"
+        "from souschef.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'transformers', 'outlines', 'evaluate', 'gradio')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "souschef", "--version"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("souschef ")
