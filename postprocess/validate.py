@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from recipe_schema import InvalidRecipeError, Recipe, SchemaError, load_schema
-from recipe_schema.model import ISO_DURATION
+from recipe_schema.model import ISO_DURATION, invalid_from_pydantic
 
 MAX_ERRORS = 50
 MAX_MESSAGE = 200
@@ -89,10 +89,7 @@ def schema_errors(data: Any) -> tuple[list[SchemaError], int]:
 
 def from_pydantic(exc: Any, raw: str | None = None) -> InvalidRecipeError:
     """Turn a pydantic ``ValidationError`` into an ``InvalidRecipeError``."""
-    errors = [
-        SchemaError(json_pointer(err["loc"]), _shorten(err["msg"])) for err in exc.errors()
-    ]
-    return InvalidRecipeError(errors[:MAX_ERRORS], raw=raw, omitted=max(0, len(errors) - MAX_ERRORS))
+    return invalid_from_pydantic(exc, raw, limit=MAX_ERRORS)
 
 
 def validate(data: Any, raw: str | None = None) -> Recipe:

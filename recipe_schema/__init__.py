@@ -2,6 +2,7 @@
 
 This package imports nothing else of souschef; every other package imports it.
 """
+from .chat import SYSTEM_PROMPT, answer_text, format_prompt
 from .errors import (
     ExtractionError,
     InputFileError,
@@ -10,11 +11,21 @@ from .errors import (
     ScalingError,
     SchemaError,
     SouschefError,
+    StateError,
+    UnfinishedGenerationError,
     UsageError,
 )
 from .files import atomic_write, read_bytes
 from .jsonschema import generate_schema, load_schema, schema_text
-from .model import SCHEMA_VERSION, Answer, Recipe, Reply, parse_answer, to_compact_json
+from .model import (
+    SCHEMA_VERSION,
+    Answer,
+    Recipe,
+    Reply,
+    parse_answer,
+    to_compact_json,
+    validate_answer,
+)
 
 __all__ = [
     "Answer",
@@ -25,15 +36,21 @@ __all__ = [
     "Recipe",
     "Reply",
     "SCHEMA_VERSION",
+    "SYSTEM_PROMPT",
     "SchemaError",
     "ScalingError",
     "SouschefError",
+    "StateError",
+    "UnfinishedGenerationError",
     "UsageError",
+    "answer_text",
     "atomic_write",
+    "format_prompt",
     "generate_schema",
     "load_schema",
     "parse_answer",
     "read_bytes",
     "schema_text",
     "to_compact_json",
+    "validate_answer",
 ]

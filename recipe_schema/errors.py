@@ -77,3 +77,18 @@ class ExtractionError(InvalidRecipeError):
 
 class ScalingError(SouschefError):
     """A recipe cannot be scaled as asked (for instance it has no servings)."""
+
+
+class StateError(UsageError):
+    """A saved generation state cannot be continued: another model or schema, or tampered."""
+
+
+class UnfinishedGenerationError(SouschefError):
+    """Generation stopped on purpose (``max_calls``) before the answer was complete.
+
+    ``state`` is the resumable state (a ``generation.GenerationState``).
+    """
+
+    def __init__(self, message: str, state: object = None):
+        super().__init__(message)
+        self.state = state

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .errors import InvalidRecipeError, SchemaError
+
 SCHEMA_VERSION = "1.0.0"
 SCHEMA_ID = f"urn:souschef:schema:recipe:{SCHEMA_VERSION}"
 
@@ -74,6 +76,26 @@ def to_compact_json(answer: Answer) -> str:
     """
     data = answer.model_dump(mode="json", exclude_none=True)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _pointer(loc: Any) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in loc)
+
+
+def invalid_from_pydantic(exc: Any, raw: str | None = None, limit: int = 50) -> InvalidRecipeError:
+    """Turn a pydantic ``ValidationError`` into an ``InvalidRecipeError`` with JSON pointers."""
+    errors = [SchemaError(_pointer(e["loc"]), e["msg"][:200]) for e in exc.errors()]
+    return InvalidRecipeError(errors[:limit], raw=raw, omitted=max(0, len(errors) - limit))
+
+
+def validate_answer(data: Any, raw: str | None = None) -> Answer:
+    """``parse_answer`` that raises ``InvalidRecipeError`` (with pointers) instead."""
+    from pydantic import ValidationError
+
+    try:
+        return parse_answer(data)
+    except ValidationError as e:
+        raise invalid_from_pydantic(e, raw) from e
 
 
 def parse_answer(data: Any) -> Answer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -131,6 +132,68 @@ def cmd_parse_ingredient(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------- generate
+DEFAULT_STATE_FILE = "souschef-state.json"
+
+
+def _render_answer(answer: Any, fmt: str) -> str:
+    from postprocess import normalize, to_jsonld, to_markdown
+    from recipe_schema import Reply
+
+    if isinstance(answer, Reply):
+        return answer.reply + "\n" if fmt == "markdown" else json.dumps({"reply": answer.reply},
+                                                                          ensure_ascii=False) + "\n"
+    recipe = normalize(answer)
+    if fmt == "markdown":
+        return to_markdown(recipe)
+    if fmt == "jsonld":
+        return json.dumps(to_jsonld(recipe), indent=2, ensure_ascii=False) + "\n"
+    return recipe.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from generation import GenerationState, RecipeGenerator
+    from recipe_schema import UnfinishedGenerationError, UsageError, atomic_write
+
+    if (args.prompt is None) == (args.resume is None):
+        raise UsageError("give a PROMPT, or --resume FILE to continue a saved generation")
+    sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "seed", "max_total_tokens",
+                                              "mode") if getattr(args, k) is not None}
+    print(f"loading {args.model}", file=sys.stderr, flush=True)
+    generator = RecipeGenerator.from_pretrained(args.model)
+    if args.resume:
+        state = GenerationState.from_json(_read_text(args.resume))
+        state = generator.with_settings(state, **{k: v for k, v in sampling.items() if k != "mode"})
+        save_to = args.save_state or args.resume
+    else:
+        state = generator.start(args.prompt, **sampling)
+        save_to = args.save_state
+
+    def after_call(st: GenerationState) -> None:
+        done = "finished" if st.finished else "continuing"
+        print(f"call {st.calls}: {len(st.generated_ids)} tokens, {done}", file=sys.stderr, flush=True)
+        if save_to:
+            atomic_write(save_to, st.to_json())
+
+    result = generator.continue_(state, args.max_new_tokens_per_call, args.max_calls, after_call)
+    if not result.finished:
+        path = save_to or DEFAULT_STATE_FILE
+        if not save_to:
+            atomic_write(path, result.state.to_json())
+        raise UnfinishedGenerationError(
+            f"stopped after {args.max_calls} calls ({result.tokens} tokens) before the answer was "
+            f"complete; continue with: souschef generate --resume {path} --model {args.model}",
+            result.state,
+        )
+    text = _render_answer(result.answer, args.format)
+    if args.output:
+        atomic_write(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 # --------------------------------------------------------------------- parser
 def _positive_int(text: str) -> int:
     try:
@@ -214,6 +277,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lines", nargs="+", metavar="LINE", help="ingredient lines")
     p.add_argument("--json", action="store_true", help="one JSON object per line (JSON Lines)")
     p.set_defaults(func=cmd_parse_ingredient)
+
+    p = sub.add_parser(
+        "generate",
+        help="generate a complete, valid recipe (or reply) with a model",
+        description=(
+            "Generate an answer constrained to the recipe schema, call after call (each at most\n"
+            "--max-new-tokens-per-call tokens) until it is complete, past the model's context\n"
+            "window and within --max-total-tokens. A question that is not about cooking may get\n"
+            'a reply instead ({"reply": "..."}). --max-calls stops early on purpose: the state\n'
+            "is saved and the command exits 1 naming the --resume command."
+        ),
+        epilog=(
+            "examples:\n  souschef generate 'How do I make shakshuka?' --model runs/tiny\n"
+            "  souschef generate 'Pancakes?' --model runs/tiny --format json --seed 1 --temperature 0.8\n"
+            "  souschef generate 'Lasagne?' --model runs/tiny --max-calls 2 --save-state s.json\n"
+            "  souschef generate --resume s.json --model runs/tiny"
+        ),
+        formatter_class=fmt,
+    )
+    p.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question")
+    p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
+    p.add_argument("--format", choices=["markdown", "json", "jsonld"], default="markdown",
+                   help="markdown (default), json (a Recipe, or {\"reply\": ...}), schema.org jsonld")
+    p.add_argument("--mode", choices=["any", "recipe", "reply"],
+                   help="any (default: recipe or reply, the model chooses), recipe, reply")
+    p.add_argument("--max-new-tokens-per-call", type=_positive_int, default=256, metavar="N",
+                   help="tokens per call (default 256)")
+    p.add_argument("--max-total-tokens", type=_positive_int, metavar="N",
+                   help="the answer closes within N tokens (default 2048)")
+    p.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop after N calls, resumable")
+    p.add_argument("--temperature", type=float, metavar="T", help="0 is greedy (default)")
+    p.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling (default 1.0)")
+    p.add_argument("--top-k", type=int, metavar="K", help="sample among the K best (default 0: all)")
+    p.add_argument("--seed", type=int, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--save-state", metavar="FILE", help="rewrite the resumable state here after every call")
+    p.add_argument("--resume", metavar="FILE", help="continue the generation saved in FILE")
+    p.add_argument("-o", "--output", metavar="OUT", help="write the answer here (atomically)")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 
@@ -238,3 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug, not the user's fault: still one line, unless asked for more
+        if os.environ.get("SOUSCHEF_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(e).__name__}: {e} (SOUSCHEF_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1

@@ -1,11 +1,18 @@
-"""Shared fixtures: example recipes as the tests' users would write them."""
+"""Shared fixtures: example recipes, and a tiny random GPT-2 (n_positions=128) with a
+byte-level BPE trained on the corpus, saved to disk as users save models."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 import pytest
+
+# Tests never reach a hub, and never write to the user's caches.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["SOUSCHEF_CACHE_DIR"] = tempfile.mkdtemp(prefix="souschef-test-cache-")
 
 EXAMPLE = resources.files("corpus").joinpath("examples/harissa-chickpeas.json")
 
@@ -28,3 +35,49 @@ def write_json(tmp_path: Path):
         return path
 
     return write
+
+N_POSITIONS = 128
+
+
+def build_tokenizer(vocab_size: int = 1024):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    import corpus
+
+    texts = corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines()[::4]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+
+
+def build_model(vocab_size: int, n_positions: int = N_POSITIONS, seed: int = 0):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    # vocabulary padded to a multiple of 64, as training does: ids past the tokenizer are masked
+    padded = -(-vocab_size // 64) * 64
+    config = GPT2Config(vocab_size=padded, n_positions=n_positions, n_embd=32, n_layer=2, n_head=2,
+                        bos_token_id=0, eos_token_id=0)
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """(model_dir, generator): saved to disk once, loaded as users load models."""
+    import torch
+
+    torch.set_num_threads(1)
+    tokenizer = build_tokenizer()
+    model = build_model(len(tokenizer))
+    path = tmp_path_factory.mktemp("tiny-model")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    from generation import RecipeGenerator
+
+    return path, RecipeGenerator.from_pretrained(path)

@@ -1,0 +1,169 @@
+"""The decode loop: a causal LM, a grammar, a KV cache, and a sliding window.
+
+One call continues a ``GenerationState`` by up to N tokens. At each step the
+logits are masked to the tokens the grammar allows (and, as the token budget runs
+low, to those that keep an accepting state within reach), one is chosen, and the
+grammar state advances. EOS is never fed to the grammar: the answer is finished
+when EOS is chosen in an accepting state or when nothing but EOS is allowed.
+
+Past the window: a model with absolute positions sees at most ``n_positions``
+tokens. The context for the token at answer position g is the prompt plus the
+generated tokens from ``window_start(g)``, a function of g alone, so where a call
+happens to begin or end never changes what the model sees. Each window shift
+rebuilds the KV cache from the prompt and the last tokens (a prefill), so the cost
+stays linear in the answer's length.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from recipe_schema import UsageError
+
+from .grammar import Grammar
+from .sampling import choose
+from .state import GenerationState
+
+MIN_ROOM = 8  # fewest answer tokens a window must leave room for
+
+
+@dataclass
+class Window:
+    """How the context slides: prompt length P, positions n, keep K tokens on a shift."""
+
+    prompt_len: int
+    n_positions: int
+    keep: int
+
+    def __post_init__(self) -> None:
+        room = self.n_positions - self.prompt_len
+        if room < MIN_ROOM:
+            raise UsageError(
+                f"the prompt is {self.prompt_len} tokens and the model's context is "
+                f"{self.n_positions}: no room left for an answer (shorten the prompt)"
+            )
+        self.room = room
+        self.keep = max(1, min(self.keep, room - 1))
+        self.stride = room - self.keep
+
+    def start(self, g: int) -> int:
+        """First generated token in the context for answer position ``g``."""
+        if g <= self.room - 1:
+            return 0
+        k = -(-(g - self.room + 1) // self.stride)  # ceil
+        return k * self.stride
+
+
+@dataclass
+class Timings:
+    """Where a generation spent its time (for benchmarks)."""
+
+    forward_s: float = 0.0
+    prefill_s: float = 0.0
+    mask_s: float = 0.0
+    tokens: int = 0
+    prefills: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Decoder:
+    """Runs the constrained decode loop for one model and grammar."""
+
+    def __init__(self, model: Any, grammar: Grammar, n_positions: int, keep: int | None = None):
+        self.model = model
+        self.grammar = grammar
+        self.n_positions = n_positions
+        self.keep = keep
+        self.device = next(model.parameters()).device
+        self.timings = Timings()
+        self._allowed_cache: dict[int, torch.Tensor] = {}
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    # ------------------------------------------------------------------ model
+    @torch.no_grad()
+    def _forward(self, ids: list[int], cache: Any) -> tuple[torch.Tensor, Any]:
+        # transformers 5.2x names the KV cache `cache`; 4.x and early 5.x `past_key_values`
+        out = self.model(input_ids=torch.tensor([ids], device=self.device),
+                         **{self._cache_arg: cache}, use_cache=True)
+        return out.logits[0, -1], getattr(out, "cache", None) or out.past_key_values
+
+    # ------------------------------------------------------------------ masks
+    def _allowed(self, state: int, remaining: int) -> tuple[torch.Tensor, bool]:
+        """Allowed token ids in ``state`` with ``remaining`` tokens of budget; and EOS?"""
+        table = self.grammar.table(state)
+        if remaining - 1 < self.grammar.max_next_dist:  # the budget may bite: steer
+            keep = table.next_dist <= remaining - 1
+            ids = torch.from_numpy(table.ids[keep]).to(self.device)
+            return ids, table.final
+        cached = self._allowed_cache.get(state)
+        if cached is None:
+            cached = torch.from_numpy(table.ids).to(self.device)
+            self._allowed_cache[state] = cached
+        return cached, table.final
+
+    # ------------------------------------------------------------------- loop
+    def run(self, st: GenerationState, max_new_tokens: int) -> Iterator[int]:
+        """Continue ``st`` in place by up to ``max_new_tokens``; yields each new token id.
+
+        ``st.finished`` is set when the answer is complete.
+        """
+        settings, grammar = st.settings, self.grammar
+        window = Window(len(st.prompt_ids), self.n_positions,
+                        self.keep if self.keep is not None else (self.n_positions - len(st.prompt_ids)) // 2)
+        budget = settings.max_total_tokens
+        cache, cache_start, logits = None, -1, None
+        context_ids: list[int] = []
+        for _ in range(max_new_tokens):
+            if st.finished:
+                return
+            g = len(st.generated_ids)
+            t0 = time.perf_counter()
+            allowed, eos_ok = self._allowed(st.grammar_state, budget - g)
+            if allowed.numel() == 0 or g >= budget:
+                # Budget steering keeps an accepting state within reach, so here the
+                # answer is complete: nothing but EOS is allowed, or the budget is spent.
+                assert eos_ok, "no token allowed in a state that does not accept"
+                st.finished = True
+                return
+            start = window.start(g)
+            t1 = time.perf_counter()
+            self.timings.mask_s += t1 - t0
+            if logits is None or start != cache_start:
+                context_ids = st.prompt_ids + st.generated_ids[start:]
+                logits, cache = self._forward(context_ids, None)
+                cache_start = start
+                self.timings.prefill_s += time.perf_counter() - t1
+                self.timings.prefills += 1
+            t2 = time.perf_counter()
+            if eos_ok:  # EOS competes with the grammar's tokens in an accepting state
+                allowed = torch.cat([allowed, torch.tensor([grammar.eos_id], device=self.device)])
+            context = (torch.tensor(context_ids, device=self.device)
+                       if settings.repetition_penalty != 1.0 else None)
+            token = choose(logits, allowed, settings, g, context)
+            self.timings.mask_s += time.perf_counter() - t2
+            if token == grammar.eos_id:
+                st.finished = True
+                return
+            nxt = grammar.next_state(st.grammar_state, token)
+            assert nxt is not None, "the mask let through a token the grammar refuses"
+            st.grammar_state = nxt
+            st.generated_ids.append(token)
+            self.timings.tokens += 1
+            yield token
+            if window.start(g + 1) == cache_start:
+                t3 = time.perf_counter()
+                logits, cache = self._forward([token], cache)
+                context_ids.append(token)
+                self.timings.forward_s += time.perf_counter() - t3
+            else:
+                logits = None
+        # a call that ends exactly where only EOS is left is finished without another step
+        table = grammar.table(st.grammar_state)
+        if table.final and table.ids.size == 0:
+            st.finished = True

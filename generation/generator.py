@@ -1,0 +1,313 @@
+"""``RecipeGenerator``: prompt in, a complete and valid recipe (or reply) out.
+
+>>> gen = RecipeGenerator.from_pretrained("runs/tiny")          # doctest: +SKIP
+>>> result = gen.generate("How do I make shakshuka?")           # doctest: +SKIP
+>>> result.finished, result.recipe.title                        # doctest: +SKIP
+(True, 'Shakshuka')
+
+Generation runs call after call (each at most ``max_new_tokens_per_call`` tokens)
+until the answer is complete; after every call the state is plain JSON that
+``continue_`` resumes, in this process or another, with exactly the tokens one
+uninterrupted run would have given.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from recipe_schema import (
+    Answer,
+    ModelLoadError,
+    Recipe,
+    Reply,
+    StateError,
+    UsageError,
+    format_prompt,
+    validate_answer,
+)
+from recipe_schema.projection import answer_projection
+
+from .decoder import Decoder, Timings
+from .grammar import Grammar
+from .state import GenerationState, Settings
+from .vocabulary import token_bytes
+
+DEFAULT_CALL_TOKENS = 256
+
+
+@dataclass
+class GenerationResult:
+    """What one generation gave.
+
+    ``answer`` is the validated ``Recipe`` or ``Reply`` when ``finished``, else ``None``;
+    ``text`` is the raw JSON text generated so far; ``state`` resumes it.
+    """
+
+    text: str
+    finished: bool
+    calls: int
+    tokens: int
+    state: GenerationState
+    answer: Answer | None = None
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def recipe(self) -> Recipe | None:
+        return self.answer if isinstance(self.answer, Recipe) else None
+
+    @property
+    def reply(self) -> str | None:
+        return self.answer.reply if isinstance(self.answer, Reply) else None
+
+
+class RecipeGenerator:
+    """Schema-constrained, resumable generation with a causal language model.
+
+    Parameters
+    ----------
+    model, tokenizer
+        A Hugging Face causal LM and its tokenizer.
+    model_id
+        Names the model in saved states (default: a hash of config, vocabulary and weights).
+    fields
+        Optional recipe fields the schema admits (``None``: all).
+    keep
+        Generated tokens kept when the context window slides (default: half the room).
+    cache
+        Cache compiled grammars on disk (``$SOUSCHEF_CACHE_DIR`` or ``~/.cache/souschef``).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, model_id: str | None = None,
+                 fields: tuple[str, ...] | None = None, keep: int | None = None, cache: bool = True):
+        if tokenizer.eos_token_id is None:
+            raise ModelLoadError("the tokenizer has no EOS token, so an answer could never end")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.eos_id = int(tokenizer.eos_token_id)
+        self.tokens = token_bytes(tokenizer)
+        self.fields = fields
+        self.keep = keep
+        self.cache = cache
+        self.n_positions = _context_length(model)
+        self.model_id = model_id or _model_identity(model, tokenizer)
+        self._grammars: dict[str, Grammar] = {}
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | None = None, **kwargs: Any) -> RecipeGenerator:
+        """Load a model directory (or hub name) saved with ``save_pretrained``.
+
+        Raises
+        ------
+        ModelLoadError
+            When the model or its tokenizer cannot be loaded.
+        """
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # stderr is for souschef's own progress
+        local = Path(path)
+        if not local.exists() and (str(path).startswith((".", "/", "~")) or str(path).count("/") > 1):
+            raise ModelLoadError(f"cannot load model from {path}: no such directory")
+        if local.exists() and not (local / "config.json").is_file():
+            raise ModelLoadError(f"cannot load model from {path}: no config.json (not a saved model)")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            model = AutoModelForCausalLM.from_pretrained(str(path))
+        except Exception as e:  # OSError, ValueError, JSON errors ... all mean "cannot load"
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            hint = "" if local.exists() else " (no network? give a local model directory)"
+            raise ModelLoadError(f"cannot load model from {path}: {reason}{hint}") from None
+        if device:
+            model = model.to(device)  # type: ignore[arg-type]
+        return cls(model, tokenizer, **kwargs)
+
+    def grammar(self, mode: str) -> Grammar:
+        """The compiled grammar for an answer mode (``any``, ``recipe``, ``reply``)."""
+        if mode not in self._grammars:
+            schema = answer_projection(mode, self.fields)
+            self._grammars[mode] = Grammar.from_schema(schema, self.tokens, self.eos_id, cache=self.cache)
+        return self._grammars[mode]
+
+    # ---------------------------------------------------------------- calling
+    def start(self, prompt: str, **settings: Any) -> GenerationState:
+        """A fresh state for ``prompt`` (nothing generated yet)."""
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
+        config = Settings(**settings)
+        grammar = self.grammar(config.mode)
+        if grammar.distance(grammar.initial_state) > config.max_total_tokens:
+            raise UsageError(
+                f"max_total_tokens={config.max_total_tokens} is too small: the shortest "
+                f"complete answer needs {grammar.distance(grammar.initial_state)} tokens"
+            )
+        ids = self.tokenizer(format_prompt(prompt))["input_ids"]
+        return GenerationState(prompt=prompt, prompt_ids=list(ids), generated_ids=[],
+                               grammar_state=grammar.initial_state, settings=config,
+                               grammar=grammar.fingerprint, model=self.model_id)
+
+    def check(self, state: GenerationState) -> Grammar:
+        """Refuse a state from another model or schema, or one that was tampered with."""
+        if state.model != self.model_id:
+            raise StateError(f"the state was made with another model ({state.model}, not {self.model_id})")
+        grammar = self.grammar(state.settings.mode)
+        if state.grammar != grammar.fingerprint:
+            raise StateError("the state was made with another schema or vocabulary")
+        replayed = grammar.replay(state.generated_ids)
+        if replayed is None:
+            raise StateError("the state's tokens are not accepted by the schema (tampered?)")
+        if replayed != state.grammar_state:
+            raise StateError("the state's grammar state does not match its tokens (tampered?)")
+        if state.finished and not grammar.table(state.grammar_state).final:
+            raise StateError("the state says finished but its answer is incomplete (tampered?)")
+        return grammar
+
+    def step(self, state: GenerationState, max_new_tokens: int = DEFAULT_CALL_TOKENS,
+             on_token: Callable[[int], None] | None = None) -> GenerationState:
+        """One call: continue ``state`` (a copy) by up to ``max_new_tokens`` tokens."""
+        state = GenerationState.from_json(state.to_json())
+        decoder = self._decoder(self.check(state))
+        if not state.finished:
+            state.calls += 1
+            for token in decoder.run(state, max_new_tokens):
+                if on_token:
+                    on_token(token)
+        self.last_timings = decoder.timings
+        return state
+
+    def continue_(self, state: GenerationState, max_new_tokens_per_call: int = DEFAULT_CALL_TOKENS,
+                  max_calls: int | None = None, on_call: Callable[[GenerationState], None] | None = None,
+                  on_text: Callable[[str], None] | None = None) -> GenerationResult:
+        """Run calls until the answer is complete (or ``max_calls`` calls were made).
+
+        Parameters
+        ----------
+        on_call
+            Called with the state after every call (``--save-state`` writes it).
+        on_text
+            Called with each new piece of text as it is generated (streaming).
+        """
+        if max_new_tokens_per_call < 1:
+            raise UsageError("max_new_tokens_per_call must be at least 1")
+        timings = Timings()
+        made = 0
+        stream = _TextStream(self.tokens, state.generated_ids, on_text)
+        while not state.finished and (max_calls is None or made < max_calls):
+            state = self.step(state, max_new_tokens_per_call, stream.push if on_text else None)
+            made += 1
+            _add(timings, self.last_timings)
+            if on_call:
+                on_call(state)
+        return self._result(state, timings)
+
+    def generate(self, prompt: str, *, max_new_tokens_per_call: int = DEFAULT_CALL_TOKENS,
+                 max_calls: int | None = None, on_call: Callable[[GenerationState], None] | None = None,
+                 on_text: Callable[[str], None] | None = None, **settings: Any) -> GenerationResult:
+        """Generate an answer to ``prompt``.
+
+        ``settings``: ``temperature``, ``top_k``, ``top_p``, ``repetition_penalty``,
+        ``seed``, ``max_total_tokens``, ``mode`` (see ``generation.Settings``).
+        """
+        return self.continue_(self.start(prompt, **settings), max_new_tokens_per_call,
+                              max_calls, on_call, on_text)
+
+    def generate_batch(self, prompts: list[str], **kwargs: Any) -> list[GenerationResult]:
+        """Answers for several prompts, in order (one after another)."""
+        return [self.generate(p, **kwargs) for p in prompts]
+
+    def stream(self, prompt: str, **settings: Any) -> Iterator[str]:
+        """Yield the answer's text piece by piece as it is generated."""
+        state = self.start(prompt, **settings)
+        pieces: list[str] = []
+        stream = _TextStream(self.tokens, [], pieces.append)
+        decoder = self._decoder(self.check(state))
+        state.calls += 1
+        for token in decoder.run(state, settings.get("max_total_tokens", Settings().max_total_tokens) + 1):
+            stream.push(token)
+            yield from pieces
+            pieces.clear()
+
+    # ---------------------------------------------------------------- helpers
+    def _decoder(self, grammar: Grammar) -> Decoder:
+        return Decoder(self.model, grammar, self.n_positions, self.keep)
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of generated ids, from the exact bytes the grammar checked."""
+        return b"".join(self.tokens.get(i, b"") for i in ids).decode("utf-8", errors="replace")
+
+    def _result(self, state: GenerationState, timings: Timings) -> GenerationResult:
+        text = self.decode(state.generated_ids)
+        answer = None
+        if state.finished:
+            # The grammar only admits valid answers; validating again is the guarantee's test.
+            answer = validate_answer(json.loads(text), raw=text)
+        return GenerationResult(text=text, finished=state.finished, calls=state.calls,
+                                tokens=len(state.generated_ids), state=state, answer=answer,
+                                timings=timings)
+
+    def with_settings(self, state: GenerationState, **changes: Any) -> GenerationState:
+        """A copy of ``state`` with other settings that do not change its grammar."""
+        if "mode" in changes and changes["mode"] != state.settings.mode:
+            raise UsageError("the answer mode of a started generation cannot change")
+        copy = GenerationState.from_json(state.to_json())
+        copy.settings = replace(state.settings, **changes)
+        return copy
+
+
+class _TextStream:
+    """Turns token ids into text pieces, holding back incomplete UTF-8 characters."""
+
+    def __init__(self, tokens: dict[int, bytes], seen: list[int], sink: Callable[[str], None] | None):
+        self.tokens, self.sink = tokens, sink
+        self.pending = b""
+        self.emitted = len(seen)
+
+    def push(self, token: int) -> None:
+        self.pending += self.tokens.get(token, b"")
+        for cut in range(len(self.pending), max(len(self.pending) - 4, -1), -1):
+            try:
+                text = self.pending[:cut].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if text and self.sink:
+                self.sink(text)
+            self.pending = self.pending[cut:]
+            return
+
+
+def _add(total: Timings, part: Timings) -> None:
+    total.forward_s += part.forward_s
+    total.prefill_s += part.prefill_s
+    total.mask_s += part.mask_s
+    total.tokens += part.tokens
+    total.prefills += part.prefills
+
+
+def _context_length(model: Any) -> int:
+    config = model.config
+    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    raise ModelLoadError("the model's config gives no context length (n_positions)")
+
+
+def _model_identity(model: Any, tokenizer: Any) -> str:
+    """Config, vocabulary and a cheap fingerprint of the weights."""
+    import torch
+
+    config = model.config.to_dict()
+    for volatile in ("_name_or_path", "transformers_version"):  # where it lives is not what it is
+        config.pop(volatile, None)
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            h.update(name.encode())
+            h.update(p.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
+    return f"sha256:{h.hexdigest()[:16]}"
