@@ -1,0 +1,227 @@
+"""What schema-constrained decoding costs, measured side by side in one process.
+
+    python bench/generation_overhead.py                  # CPU: a small GPT-2 shape
+    python bench/generation_overhead.py --preset gpt2 --device cuda   # the 124M shape on a GPU
+
+Reports, as medians over --repeats runs:
+1. tokens/s of constrained decoding against unconstrained decoding, same model,
+   prompt and token count (the same KV-cache loop with and without the mask);
+2. mask time per token (allowed-token lookup, masking, choice);
+3. grammar build time cold and cached, for an ~8k and a ~50k byte-level vocabulary
+   (no GPT-2 tokenizer can be downloaded here: a BPE trained on the Python
+   standard library's source gives a ~50k one);
+4. total time against answer length, past the context window (linear, not quadratic).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PRESETS = {  # GPT-2 shapes
+    "small-cpu": {"n_embd": 256, "n_layer": 4, "n_head": 4, "n_positions": 512},
+    "gpt2": {"n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024},
+}
+PROMPT = "How do I make a big pot of vegetable soup for a crowd?"
+BIAS_TOKEN = 65  # "a" in these byte-level vocabularies (EOS, then the byte alphabet)
+
+
+def train_tokenizer(vocab_size: int, source: str):
+    """A byte-level BPE: on the corpus (``corpus``) or the Python stdlib's source (``stdlib``)."""
+    import sysconfig
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    import corpus
+
+    if source == "corpus":
+        texts = [corpus.path(n).read_text(encoding="utf-8") for n in (corpus.RECIPES, corpus.EXCHANGES)]
+    else:
+        files = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
+        texts = (f.read_text(encoding="utf-8", errors="replace") for f in files)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+
+
+def build_model(vocab: int, preset: str, device: str, n_positions: int | None = None):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    shape = dict(PRESETS[preset])
+    if n_positions:
+        shape["n_positions"] = n_positions
+    config = GPT2Config(vocab_size=-(-vocab // 64) * 64, bos_token_id=0, eos_token_id=0, **shape)
+    model = GPT2LMHeadModel(config).to(device).eval()
+    # A random model closes its JSON after a random number of tokens. To time answers of a
+    # set length, both arms favour one in-string token ("a"): the answer grows until the
+    # budget steers it shut. The bias is one add over the vocabulary, in both arms alike.
+    bias = torch.zeros(config.vocab_size, device=device)
+    bias[BIAS_TOKEN] = 30.0
+    model.lm_head.register_forward_hook(lambda module, inputs, output: output + bias)
+    return model
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def unconstrained(gen, n_tokens: int, device: str) -> float:
+    """The same decode loop, window and cache, with no grammar: seconds for n_tokens."""
+    from generation.decoder import Decoder, Window
+
+    decoder = Decoder(gen.model, gen.grammar("recipe"), gen.n_positions)
+    prompt = gen.tokenizer(PROMPT)["input_ids"]
+    window = Window(len(prompt), gen.n_positions, (gen.n_positions - len(prompt)) // 2)
+    generated: list[int] = []
+    sync(device)
+    t0 = time.perf_counter()
+    logits, cache, start = None, None, -1
+    for g in range(n_tokens):
+        s = window.start(g)
+        if logits is None or s != start:
+            logits, cache = decoder._forward(prompt + generated[s:], None)
+            start = s
+        token = int(torch.argmax(logits))
+        generated.append(token)
+        if window.start(g + 1) == start:
+            logits, cache = decoder._forward([token], cache)
+        else:
+            logits = None
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def constrained(gen, n_tokens: int, device: str) -> tuple[float, float]:
+    """Greedy recipe closing within n_tokens; (seconds, mask seconds) scaled to n_tokens."""
+    sync(device)
+    t0 = time.perf_counter()
+    result = gen.generate(PROMPT, mode="recipe", temperature=0.0, max_total_tokens=n_tokens,
+                          max_new_tokens_per_call=n_tokens)
+    sync(device)
+    elapsed = time.perf_counter() - t0
+    assert result.finished and result.tokens >= n_tokens - 2, (result.tokens, n_tokens)
+    return elapsed * n_tokens / result.tokens, result.timings.mask_s * n_tokens / result.tokens
+
+
+def grammar_times(tok, repeats: int) -> dict[str, float]:
+    import os
+
+    from generation import Grammar
+    from generation.vocabulary import token_bytes
+    from recipe_schema.projection import answer_projection
+
+    schema = answer_projection("any")
+    tokens = token_bytes(tok)
+    cold, cached = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SOUSCHEF_CACHE_DIR"] = tmp
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            Grammar.from_schema(schema, tokens, tok.eos_token_id, cache=False)
+            cold.append(time.perf_counter() - t0)
+        Grammar.from_schema(schema, tokens, tok.eos_token_id)  # write the cache
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            Grammar.from_schema(schema, tokens, tok.eos_token_id)
+            cached.append(time.perf_counter() - t0)
+    return {"vocab": len(tok), "cold_s": statistics.median(cold), "cached_s": statistics.median(cached)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small-cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--tokens", type=int, default=400, help="tokens per timed generation")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from generation import RecipeGenerator
+
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True))
+    figures: dict = {"preset": args.preset, "device": args.device, "torch": torch.__version__,
+                     "threads": args.threads, "tokens": args.tokens, "repeats": args.repeats}
+    log("training tokenizers (8k on the corpus, 50k on the Python stdlib) ...")
+    tok8k = train_tokenizer(8192, "corpus")
+    tok50k = train_tokenizer(50257, "stdlib")
+
+    figures["grammar"] = [grammar_times(t, args.repeats) for t in (tok8k, tok50k)]
+    log("grammar:", figures["grammar"])
+
+    figures["overhead"] = []
+    for tok in (tok8k, tok50k):
+        with tempfile.TemporaryDirectory() as tmp:
+            import os
+            os.environ["SOUSCHEF_CACHE_DIR"] = tmp
+            gen = RecipeGenerator(build_model(len(tok), args.preset, args.device), tok)
+            constrained(gen, 32, args.device)  # warm up: grammar, allocator, kernels
+            unconstrained(gen, 32, args.device)
+            free, masked, mask = [], [], []
+            for _ in range(args.repeats):  # interleaved, so drift hits both alike
+                free.append(unconstrained(gen, args.tokens, args.device))
+                t, m = constrained(gen, args.tokens, args.device)
+                masked.append(t)
+                mask.append(m)
+            row = {"vocab": len(tok),
+                   "unconstrained_tok_s": args.tokens / statistics.median(free),
+                   "constrained_tok_s": args.tokens / statistics.median(masked),
+                   "mask_us_per_token": 1e6 * statistics.median(mask) / args.tokens}
+            row["overhead"] = row["unconstrained_tok_s"] / row["constrained_tok_s"] - 1
+            figures["overhead"].append(row)
+            log("overhead:", row)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        import os
+        os.environ["SOUSCHEF_CACHE_DIR"] = tmp
+        n_pos = 256
+        gen = RecipeGenerator(build_model(len(tok8k), args.preset, args.device, n_positions=n_pos), tok8k)
+        constrained(gen, 32, args.device)
+        figures["length"] = {"n_positions": n_pos, "rows": []}
+        for n in (256, 512, 1024, 2048):
+            times = [constrained(gen, n, args.device)[0] for _ in range(max(1, args.repeats // 2))]
+            ms = 1e3 * statistics.median(times) / n
+            figures["length"]["rows"].append({"tokens": n, "seconds": statistics.median(times),
+                                              "ms_per_token": ms})
+            log(f"length {n}: {statistics.median(times):.2f}s, {ms:.2f} ms/token")
+
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"\n{args.preset} on {args.device}, torch {torch.__version__}, {args.threads} threads, "
+          f"medians of {args.repeats}")
+    print("| vocab | grammar cold (s) | grammar cached (s) |")
+    print("|---|---|---|")
+    for g in figures["grammar"]:
+        print(f"| {g['vocab']} | {g['cold_s']:.3f} | {g['cached_s']:.3f} |")
+    print(f"\n| vocab | unconstrained tok/s | constrained tok/s | overhead | mask µs/token |")
+    print("|---|---|---|---|---|")
+    for r in figures["overhead"]:
+        print(f"| {r['vocab']} | {r['unconstrained_tok_s']:.0f} | {r['constrained_tok_s']:.0f} | "
+              f"{100 * r['overhead']:+.1f}% | {r['mask_us_per_token']:.0f} |")
+    print(f"\nlength (n_positions={figures['length']['n_positions']}, 8k vocab):")
+    print("| tokens | seconds | ms/token |")
+    print("|---|---|---|")
+    for r in figures["length"]["rows"]:
+        print(f"| {r['tokens']} | {r['seconds']:.2f} | {r['ms_per_token']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
