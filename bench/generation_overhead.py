@@ -144,7 +144,8 @@ def grammar_times(tok, repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small-cpu")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--tokens", type=int, default=400, help="tokens per timed generation")
@@ -156,7 +157,8 @@ def main() -> None:
 
     from generation import RecipeGenerator
 
-    log = (lambda *a: print(*a, file=sys.stderr, flush=True))
+    def log(*a):
+        return (print(*a, file=sys.stderr, flush=True))
     figures: dict = {"preset": args.preset, "device": args.device, "torch": torch.__version__,
                      "threads": args.threads, "tokens": args.tokens, "repeats": args.repeats}
     log("training tokenizers (8k on the corpus, 50k on the Python stdlib) ...")
@@ -211,7 +213,7 @@ def main() -> None:
     print("|---|---|---|")
     for g in figures["grammar"]:
         print(f"| {g['vocab']} | {g['cold_s']:.3f} | {g['cached_s']:.3f} |")
-    print(f"\n| vocab | unconstrained tok/s | constrained tok/s | overhead | mask µs/token |")
+    print("\n| vocab | unconstrained tok/s | constrained tok/s | overhead | mask µs/token |")
     print("|---|---|---|---|---|")
     for r in figures["overhead"]:
         print(f"| {r['vocab']} | {r['unconstrained_tok_s']:.0f} | {r['constrained_tok_s']:.0f} | "
