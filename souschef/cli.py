@@ -194,6 +194,46 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from training import TrainConfig, train
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                            if getattr(args, f.name, None) is not None})
+    result = train(config)
+    losses = f"train loss {result.train_loss:.3f}" if result.train_loss is not None else ""
+    if result.val_loss is not None:
+        losses += f", validation loss {result.initial_val_loss:.3f} -> {result.val_loss:.3f}"
+    print(f"saved {result.output_dir} after {result.steps} steps ({losses})", file=sys.stderr)
+    return 0
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required: tuple[str, ...]) -> None:
+    """One flag per dataclass field, with the field's own help text and choices."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        meta = dict(f.metadata)
+        kind = hints[f.name]
+        base = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
+        options: dict[str, Any] = {"help": meta.get("help"), "required": f.name in required}
+        if kind is bool:
+            action = argparse.BooleanOptionalAction if f.default is True else "store_true"
+            options = {"help": meta.get("help"), "action": action, "default": None}
+        elif meta.get("choices"):
+            options.update(choices=[c for c in meta["choices"] if c is not None])
+        elif typing.get_origin(kind) is list:
+            options.update(nargs="+", metavar="PATH")
+        elif "choices" not in options:
+            options.update(type=base[0], metavar=f.name.upper())
+        parser.add_argument(flag, **options)
+
+
 # --------------------------------------------------------------------- parser
 def _positive_int(text: str) -> int:
     try:
@@ -315,13 +355,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="FILE", help="continue the generation saved in FILE")
     p.add_argument("-o", "--output", metavar="OUT", help="write the answer here (atomically)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "train",
+        help="fine-tune a model (or train a tiny one) on recipes and chat exchanges",
+        description=(
+            "Fine-tune a causal language model on recipes and chat exchanges; without --data,\n"
+            "on the corpus souschef ships. Works unchanged under torchrun / accelerate launch.\n"
+            "Progress goes to stderr; a killed run continues with --resume."
+        ),
+        epilog=(
+            "examples:\n  souschef train --from-scratch tiny --out runs/tiny --max-steps 300\n"
+            "  souschef train --data mine.jsonl --out runs/mine                # fine-tunes gpt2\n"
+            "  torchrun --nproc_per_node 8 -m souschef train --base gpt2 --out runs/gpt2 --resume"
+        ),
+        formatter_class=fmt,
+    )
+    from training.config import TrainConfig  # light: no torch
+
+    _add_config_flags(p, TrainConfig, required=("out",))
+    p.set_defaults(func=cmd_train)
     return parser
+
+
+def _log_to_stderr() -> None:
+    """Library progress and warnings (the ``souschef.*`` loggers) reach the user on stderr."""
+    import logging
+
+    class ToStderr(logging.Handler):  # looks sys.stderr up at each record: it may be replaced
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write(self.format(record) + "\n")
+
+    logger = logging.getLogger("souschef")
+    if not any(type(h).__name__ == "ToStderr" for h in logger.handlers):
+        handler = ToStderr()
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _log_to_stderr()
     try:
         return int(args.func(args))
     except InvalidRecipeError as e:

@@ -1,0 +1,187 @@
+"""What a run leaves behind: the model directory, its record and its model card.
+
+The output directory appears only complete. Everything is written into a sibling
+temporary directory, which is then renamed onto ``OUT`` (a rename is atomic on one
+file system); a model from an earlier run there is moved aside first and deleted
+after. A crash at any moment leaves either the old model or the new one, never a
+mix. While training, checkpoints live in ``OUT.checkpoints`` beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError
+
+RECORD = "souschef.json"
+CARD = "README.md"
+LIBRARIES = ("souschef", "torch", "transformers", "tokenizers", "accelerate", "peft", "pydantic")
+
+
+def checkpoint_dir(out: str | Path) -> Path:
+    """Where a run keeps its checkpoints: ``OUT.checkpoints`` beside ``OUT``."""
+    out = Path(out)
+    return out.with_name(out.name + ".checkpoints")
+
+
+def check_target(out: str | Path) -> None:
+    """Refuse, before any work, an output path that must not be replaced.
+
+    ``OUT`` may be absent (its parents are created, as ``mkdir -p``), an empty directory
+    or a model of an earlier souschef run; anything else (a file, someone's directory) is
+    left alone with a ``UsageError``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"out: {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / RECORD).is_file():
+        raise UsageError(f"out: {out} is not empty and holds no souschef model; choose another directory")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InputFileError(str(out), f"{out.parent} is not a directory")
+
+
+@contextlib.contextmanager
+def staging_dir(out: str | Path) -> Iterator[Path]:
+    """A temporary directory beside ``OUT`` that ``publish`` renames onto it; removed on failure."""
+    out = Path(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(staged: Path, out: str | Path) -> None:
+    """Move a complete staged directory onto ``OUT`` (atomically replacing an earlier model)."""
+    out = Path(out)
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old / "model")
+    os.replace(staged, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a result depends on (``None``: not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit of the souschef checkout this code runs from, with ``-dirty`` if modified."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None  # an installed copy, or no git
+    return commit + ("-dirty" if dirty else "") if commit else None
+
+
+def run_record(config: dict[str, Any], data: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """The contents of ``souschef.json``: resolved config, data hashes, results, versions, commit."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema_version": SCHEMA_VERSION,
+        "config": config,
+        "data": data,
+        "results": results,
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+    }
+
+
+def write_record(directory: Path, record: dict[str, Any]) -> None:
+    """Write ``souschef.json``."""
+    (directory / RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _loss(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def model_card(record: dict[str, Any]) -> str:
+    """A Hugging Face model card (``README.md``) with the run's data, settings and losses."""
+    config, data, results = record["config"], record["data"], record["results"]
+    base = f"from scratch ({config['from_scratch']})" if config["from_scratch"] else f"`{config['base']}`"
+    files = "\n".join(
+        f"| `{f['path']}` | {f['format']} | {f['loaded']} | {f['skipped']} | `{f['sha256'][:12]}` |"
+        for f in data["files"]
+    )
+    evals = "\n".join(f"| {e['step']} | {e['loss']:.4f} |" for e in results.get("eval_history", []))
+    front = (
+        "---\nlibrary_name: transformers\npipeline_tag: text-generation\ntags:\n- souschef\n- recipes\n---\n"
+    )
+    return f"""{front}
+# souschef cooking assistant
+
+A causal language model trained by `souschef train` to answer cooking questions with
+a recipe as compact JSON (schema {record["schema_version"]}) and anything else with
+`{{"reply": "..."}}`, followed by EOS. Prompts are built with
+`recipe_schema.format_prompt(question)`.
+
+- Base: {base}; {results["parameters"]:,} parameters; LoRA: {config["lora"]}
+- Steps: {results["steps"]}, learning rate {config["lr"]}, batch {config["batch_size"]} x
+  {config["seq_len"]} tokens x {config["grad_accum"]} accumulation x {results["world_size"]} processes
+- Examples: {data["train_examples"]} training, {data["validation_examples"]} validation
+  ({data["truncated"]} truncated to {config["seq_len"]} tokens), {data["skipped"]} bad records skipped
+- Training loss: {_loss(results["train_loss"])}; validation loss: {_loss(results["initial_val_loss"])} before
+  training, {_loss(results["val_loss"])} after
+- Throughput: {results["tokens_per_second"]:.0f} tokens/s on {results["device"]}
+- souschef commit: `{record["git_commit"]}`
+
+## Data
+
+| file | format | records | skipped | sha256 |
+|---|---|---|---|---|
+{files}
+
+## Validation loss
+
+| step | loss |
+|---|---|
+{evals}
+
+## Use
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from recipe_schema import format_prompt
+
+tokenizer = AutoTokenizer.from_pretrained("PATH")
+model = AutoModelForCausalLM.from_pretrained("PATH")
+ids = tokenizer(format_prompt("How do I make pancakes?"), return_tensors="pt").input_ids
+print(tokenizer.decode(model.generate(ids, max_new_tokens=400)[0, ids.shape[1]:]))
+```
+
+Token ids from `len(tokenizer)` up pad the embedding matrix to a multiple of 64; the
+generation config suppresses them. `souschef.json` records the full configuration,
+data hashes and library versions.
+"""

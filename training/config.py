@@ -1,0 +1,232 @@
+"""What a training run is asked to do: one dataclass, every field documented and checked.
+
+``TrainConfig`` is the whole interface of ``souschef train``: each field's
+``metadata["help"]`` is the flag's help text (``metadata["choices"]`` lists the
+allowed values where there is a fixed set), so the CLI is generated from this file
+and cannot drift from it. Fields marked ``metadata["advanced"]`` are tuning knobs
+with good defaults. ``__post_init__`` rejects a bad value with a ``UsageError``
+that names the field, before any model or data is touched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from recipe_schema import UsageError
+
+FROM_SCRATCH = ("tiny", "small")
+ON_BAD_RECORD = ("skip", "fail")
+
+# Learning rates when ``lr`` is not given. A randomly initialised model takes large
+# steps (nanoGPT's tiny Shakespeare model uses 1e-3); a pretrained GPT-2 forgets what
+# it knows above ~1e-4; LoRA adapters start at zero and tolerate more.
+DEFAULT_LR = {"tiny": 2e-3, "small": 6e-4, "pretrained": 1e-4, "lora": 3e-4}
+
+
+def _help(text: str, **more: Any) -> dict[str, Any]:
+    return {"help": text, **more}
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Build it, then call ``training.train(config)``.
+
+    >>> TrainConfig(from_scratch="tiny", epochs=1).resolved_lr()
+    0.002
+    >>> TrainConfig(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    recipe_schema.errors.UsageError: batch_size: must be at least 1 (got 0)
+    """
+
+    data: list[str] = field(
+        default_factory=list,
+        metadata=_help(
+            "Training files: JSONL (recipes or {prompt, answer} exchanges), RecipeNLG-style CSV, "
+            "schema.org Recipe JSON-LD. Empty: the shipped corpus (recipes + exchanges; the "
+            "held-out recipes are never trained on by default)."
+        ),
+    )
+    out: str = field(
+        default="souschef-model",
+        metadata=_help(
+            "Output directory for the fine-tuned model (created atomically at the end; "
+            "checkpoints go to OUT.checkpoints while training)."
+        ),
+    )
+    base: str = field(
+        default="gpt2",
+        metadata=_help("Base model: a Hugging Face causal LM name or a local directory."),
+    )
+    from_scratch: str | None = field(
+        default=None,
+        metadata=_help(
+            "Train a new GPT-2 from random weights with a tokenizer trained on the data instead of "
+            "fine-tuning BASE: 'tiny' (1.4M parameters, minutes on a laptop CPU) or 'small' (GPT-2 "
+            "124M shape).",
+            choices=FROM_SCRATCH,
+        ),
+    )
+    epochs: float = field(
+        default=3.0, metadata=_help("Passes over the training data (ignored with --max-steps).")
+    )
+    max_steps: int | None = field(
+        default=None, metadata=_help("Stop after this many optimizer steps (overrides --epochs).")
+    )
+    lr: float | None = field(
+        default=None,
+        metadata=_help(
+            "Peak learning rate (cosine decay after warm-up). Default: 2e-3 tiny, 6e-4 small, "
+            "1e-4 fine-tuning, 3e-4 LoRA."
+        ),
+    )
+    batch_size: int = field(
+        default=8, metadata=_help("Packed sequences of SEQ_LEN tokens per device per micro-batch.")
+    )
+    seq_len: int = field(
+        default=1024,
+        metadata=_help(
+            "Tokens per packed sequence; examples are packed into rows this long, longer ones "
+            "truncated. At most the model's context (1024 for GPT-2)."
+        ),
+    )
+    seed: int = field(default=0, metadata=_help("Seed for initialisation, data order and the split."))
+    resume: bool = field(
+        default=False,
+        metadata=_help(
+            "Continue from the last checkpoint in OUT.checkpoints; with the same seed the result "
+            "equals an uninterrupted run."
+        ),
+    )
+    grad_accum: int = field(default=1, metadata=_help("Micro-batches accumulated per optimizer step."))
+    warmup_ratio: float = field(
+        default=0.05, metadata=_help("Fraction of the steps spent warming the learning rate up from 0.")
+    )
+    eval_fraction: float = field(
+        default=0.05,
+        metadata=_help(
+            "Fraction of the distinct answers held out for validation (chosen by SHA-256 of the "
+            "answer, so every phrasing of one recipe lands on the same side). 0: no validation."
+        ),
+    )
+    on_bad_record: str = field(
+        default="skip",
+        metadata=_help(
+            "What to do with a record that is not a valid recipe or exchange: 'skip' it (each is "
+            "reported as FILE:LINE: why) or 'fail' (exit 1).",
+            choices=ON_BAD_RECORD,
+        ),
+    )
+    lora: bool = field(
+        default=False,
+        metadata=_help(
+            "Train LoRA adapters (merged into the saved model); needs pip install 'souschef[lora]'."
+        ),
+    )
+    eval_steps: int | None = field(
+        default=None,
+        metadata=_help("Evaluate every this many steps (default: 10 times per run).", advanced=True),
+    )
+    save_steps: int | None = field(
+        default=None,
+        metadata=_help(
+            "Checkpoint every this many steps (default: as often as --eval-steps).", advanced=True
+        ),
+    )
+    logging_steps: int | None = field(
+        default=None,
+        metadata=_help(
+            "Log the training loss every this many steps (default: 50 times per run).", advanced=True
+        ),
+    )
+    mask_packed: bool = field(
+        default=True,
+        metadata=_help(
+            "Stop attention between examples packed into one sequence (a block-diagonal mask). "
+            "Without it examples attend to their neighbours, as in nanoGPT and llm.c; see "
+            "docs/TRAINING.md for what each costs.",
+            advanced=True,
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, Path)):
+            self.data = [self.data]
+        self.data = [str(p) for p in self.data]
+        self.out = str(self.out)
+        _require(bool(self.out.strip()), "out", "must not be empty")
+        _require(bool(str(self.base).strip()), "base", "must not be empty")
+        _choice(self, "from_scratch", (None, *FROM_SCRATCH))
+        _choice(self, "on_bad_record", ON_BAD_RECORD)
+        _positive(self, "epochs", allow_float=True)
+        if self.max_steps is not None:
+            _positive(self, "max_steps")
+        if self.lr is not None:
+            _positive(self, "lr", allow_float=True)
+        for name in ("batch_size", "grad_accum"):
+            _positive(self, name)
+        for name in ("eval_steps", "save_steps", "logging_steps"):
+            if getattr(self, name) is not None:
+                _positive(self, name)
+        _integer(self, "seq_len")
+        _require(self.seq_len >= 16, "seq_len", f"must be at least 16 (got {self.seq_len})")
+        _integer(self, "seed")
+        _fraction(self, "warmup_ratio")
+        _fraction(self, "eval_fraction")
+        _require(
+            not (self.lora and self.from_scratch),
+            "lora",
+            "LoRA adapts a pretrained model; it cannot be combined with from_scratch",
+        )
+
+    def resolved_lr(self) -> float:
+        """The learning rate the run will use (``lr``, or the default for the model kind)."""
+        if self.lr is not None:
+            return self.lr
+        kind = self.from_scratch or ("lora" if self.lora else "pretrained")
+        return DEFAULT_LR[kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values, as recorded in ``souschef.json``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _require(ok: bool, name: str, why: str) -> None:
+    if not ok:
+        raise UsageError(f"{name}: {why}")
+
+
+def _integer(config: TrainConfig, name: str) -> None:
+    value = getattr(config, name)
+    # bool is an int subclass; True steps is a bug, not a number.
+    _require(
+        isinstance(value, int) and not isinstance(value, bool),
+        name,
+        f"must be a whole number (got {value!r})",
+    )
+
+
+def _positive(config: TrainConfig, name: str, allow_float: bool = False) -> None:
+    value = getattr(config, name)
+    if allow_float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        _require(ok, name, f"must be a number (got {value!r})")
+        _require(value > 0, name, f"must be greater than 0 (got {value!r})")
+    else:
+        _integer(config, name)
+        _require(value >= 1, name, f"must be at least 1 (got {value!r})")
+
+
+def _fraction(config: TrainConfig, name: str) -> None:
+    value = getattr(config, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+    _require(ok, name, f"must be a fraction in [0, 1) (got {value!r})")
+
+
+def _choice(config: TrainConfig, name: str, allowed: tuple[Any, ...]) -> None:
+    value = getattr(config, name)
+    shown = ", ".join(repr(a) for a in allowed)
+    _require(value in allowed, name, f"must be one of {shown} (got {value!r})")

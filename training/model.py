@@ -1,0 +1,216 @@
+"""The model and tokenizer a run trains: a pretrained causal LM, or a new GPT-2.
+
+``load_base`` fine-tunes any Hugging Face causal LM (``gpt2`` by default, or a local
+directory). ``from_scratch`` builds a GPT-2 from a config with a byte-level BPE
+tokenizer trained on the run's own texts (``tokenizer.train_tokenizer``): the way
+to train where no pretrained weights can be downloaded.
+
+Either way the tokenizer gets a pad token distinct from EOS and the embedding
+matrix is padded to a multiple of 64 rows, the shape matrix-multiply kernels like
+(nanoGPT's 50257 -> 50304). Ids from ``len(tokenizer)`` up are never produced by
+the tokenizer: the saved generation config suppresses them and decoders must mask them.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recipe_schema import ModelLoadError
+
+from .tokenizer import EOS, PAD, train_tokenizer
+
+VOCAB_MULTIPLE = 64
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A GPT-2 architecture: layers, heads, width, context and tokenizer size."""
+
+    n_layer: int
+    n_head: int
+    n_embd: int
+    n_positions: int
+    vocab_size: int
+
+
+# tiny: 4 x 128 wide, 4,096-token vocabulary: 1.4M parameters, ~8K tokens/s on
+# 2 CPU cores, so the shipped corpus (257K tokens) is an epoch in about 30 s.
+# small: GPT-2 124M's shape; the vocabulary is what BPE finds in the data, up to 50,257.
+SHAPES = {
+    "tiny": Shape(n_layer=4, n_head=4, n_embd=128, n_positions=1024, vocab_size=4096),
+    "small": Shape(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257),
+}
+
+
+def padded_vocab(size: int) -> int:
+    """The embedding rows for ``size`` tokens: the next multiple of 64.
+
+    >>> padded_vocab(50258)
+    50304
+    """
+    return -(-size // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
+
+
+def load_base(name_or_path: str, tokenizer: Any | None = None) -> tuple[Any, Any]:
+    """Load a pretrained causal LM and its tokenizer, ready for training.
+
+    Parameters
+    ----------
+    name_or_path
+        A Hugging Face model name (``gpt2``) or a local directory.
+    tokenizer
+        A tokenizer to use instead of the base's (a resumed run reuses the one it saved).
+
+    Raises
+    ------
+    ModelLoadError
+        The model or tokenizer cannot be found or read (no network, a wrong path).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hint = (
+        "give a local model directory as base, or train a new model with from_scratch='tiny' "
+        "(--from-scratch tiny)"
+    )
+    # "org/name" is a hub id; a path is recognisable by how it starts.
+    looks_local = name_or_path.startswith((".", "/", "~", os.sep))
+    if looks_local and not Path(name_or_path).expanduser().is_dir():
+        raise ModelLoadError(f"cannot load base model {name_or_path!r}: no such directory; {hint}")
+    try:
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        model = AutoModelForCausalLM.from_pretrained(name_or_path)
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(f"cannot load base model {name_or_path!r} ({first[:200]}); {hint}") from e
+    if tokenizer.eos_token_id is None:
+        raise ModelLoadError(f"the tokenizer of {name_or_path!r} has no EOS token; answers could not end")
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+        # pad = EOS would mask every EOS label with the padding and the model would never learn to stop.
+        tokenizer.add_special_tokens({"pad_token": PAD})
+    model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=VOCAB_MULTIPLE, mean_resizing=False)
+    _set_special_ids(model, tokenizer)
+    return model, tokenizer
+
+
+def from_scratch(
+    kind: str, texts: Iterable[str] | None = None, tokenizer: Any | None = None, seed: int = 0
+) -> tuple[Any, Any]:
+    """A new GPT-2 of shape ``kind`` and a tokenizer trained on ``texts``.
+
+    Parameters
+    ----------
+    kind
+        ``"tiny"`` or ``"small"`` (see ``SHAPES``).
+    texts
+        Training texts for the tokenizer; not needed when ``tokenizer`` is given.
+    tokenizer
+        A tokenizer trained earlier (a resumed run, another process of a DDP run).
+    seed
+        Seeds the weight initialisation, so every process builds the same model.
+    """
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    shape = SHAPES[kind]
+    if tokenizer is None:
+        if texts is None:
+            raise ValueError("from_scratch needs texts to train a tokenizer, or a tokenizer")
+        tokenizer = train_tokenizer(texts, shape.vocab_size)
+    eos, pad = tokenizer.convert_tokens_to_ids([EOS, PAD])
+    config = GPT2Config(
+        vocab_size=padded_vocab(len(tokenizer)),
+        n_positions=shape.n_positions,
+        n_embd=shape.n_embd,
+        n_layer=shape.n_layer,
+        n_head=shape.n_head,
+        # No dropout: it slows a small model's fit and these models see little data per run;
+        # overfitting is watched through the validation loss instead.
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(config)
+    _set_special_ids(model, tokenizer)
+    return model, tokenizer
+
+
+def _set_special_ids(model: Any, tokenizer: Any) -> None:
+    """Record EOS/pad in the model's configs and suppress the padding ids in generation."""
+    # transformers infers the loss from the class name and finds none in "GPT2LMHeadModel".
+    if getattr(model, "loss_type", None) is None:
+        model.loss_type = "ForCausalLM"
+    model.config.eos_token_id = tokenizer.eos_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    gen = model.generation_config
+    gen.eos_token_id = tokenizer.eos_token_id
+    gen.pad_token_id = tokenizer.pad_token_id
+    rows = model.get_input_embeddings().weight.shape[0]
+    # The rows past the tokenizer are never targets, but nothing stops sampling them.
+    gen.suppress_tokens = list(range(len(tokenizer), rows)) or None
+
+
+def count_parameters(model: Any) -> int:
+    """Parameters, counting tied input/output embeddings once and without position embeddings.
+
+    This is N in the 6N FLOPs-per-token estimate (as nanoGPT's ``get_num_params``).
+    """
+    seen = {id(p): p for p in model.parameters()}
+    total = sum(p.numel() for p in seen.values())
+    wpe = getattr(getattr(model, "transformer", None), "wpe", None)
+    return total - (wpe.weight.numel() if wpe is not None else 0)
+
+
+LORA_HINT = "LoRA needs peft: pip install 'souschef[lora]'"
+
+
+def require_peft() -> None:
+    """Fail early, with the install command, when peft is missing.
+
+    Raises
+    ------
+    ImportError
+        ``pip install 'souschef[lora]'``.
+    """
+    try:
+        import peft  # noqa: F401
+    except ImportError as e:
+        raise ImportError(LORA_HINT) from e
+
+
+def apply_lora(model: Any, rank: int = 16, alpha: int = 32) -> Any:
+    """Wrap ``model`` with LoRA adapters on every linear layer (peft); only they train.
+
+    GPT-2 keeps its projections in ``Conv1D`` modules (weights stored transposed), which
+    peft's ``"all-linear"`` covers with ``fan_in_fan_out``. The result is merged back into
+    a plain model before saving.
+    """
+    require_peft()
+    from peft import LoraConfig, get_peft_model
+    from transformers.pytorch_utils import Conv1D
+
+    transposed = any(isinstance(m, Conv1D) for m in model.modules())
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=0.0,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+        fan_in_fan_out=transposed,
+    )
+    with warnings.catch_warnings():
+        # peft (0.21) still reads a property transformers 5 deprecated; nothing for us to fix.
+        warnings.filterwarnings(
+            "ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        return get_peft_model(model, config)

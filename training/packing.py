@@ -1,0 +1,154 @@
+"""Examples to token rows: tokenize, label the answer, pack several examples per row.
+
+One example is ``tokenizer(prompt) + tokenizer(answer) + [EOS]`` (the two parts
+tokenized separately, as generation sees them), labelled ``-100`` on the prompt so
+that the loss is on the answer and its EOS only.
+
+Examples are packed first-fit into rows of ``seq_len`` tokens, so a batch is
+nearly all real tokens instead of padding. Position ids restart at 0 for every
+example, so each one sees the absolute positions it would see alone (GPT-2 has
+learned position embeddings). With ``mask_packed`` the collator leaves out the
+attention mask and transformers derives a block-diagonal one from the restarting
+position ids (``masking_utils.find_packed_sequence_indices``): an example attends only
+to itself, exactly as if it were alone. Without it, a mask of ones lets SDPA use its
+causal kernel and examples attend to earlier neighbours in the row (nanoGPT, llm.c).
+Rows are padded at the end only; under a causal mask no real token attends to the
+padding, and its labels are ``-100``. The filler id is EOS, not the pad token: it is
+never attended to nor learned, and transformers warns about a pad id in ``input_ids``
+without an attention mask (which packing must leave out).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recipe_schema import format_prompt
+
+from .data import Example
+
+IGNORE = -100
+
+
+@dataclass
+class Tokenized:
+    """One example as token ids and labels (``-100`` where no loss is taken)."""
+
+    input_ids: list[int]
+    labels: list[int]
+
+
+def tokenize_examples(
+    examples: Sequence[Example], tokenizer: Any, seq_len: int
+) -> tuple[list[Tokenized], int]:
+    """Token ids and answer-only labels for each example, truncated to ``seq_len``.
+
+    Returns
+    -------
+    (items, truncated)
+        The tokenized examples, and how many were longer than ``seq_len`` and cut
+        (a cut example teaches its beginning but not where to stop).
+    """
+    prompts = tokenizer([format_prompt(e.prompt) for e in examples])["input_ids"]
+    # The answer continues the prompt: no BOS or other special tokens in front of it.
+    answers = tokenizer([e.answer_text for e in examples], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    items, truncated = [], 0
+    for prompt, answer in zip(prompts, answers, strict=True):
+        ids = [*prompt, *answer, eos]
+        labels = [IGNORE] * len(prompt) + [*answer, eos]
+        if len(ids) > seq_len:
+            truncated += 1
+            ids, labels = ids[:seq_len], labels[:seq_len]
+        items.append(Tokenized(ids, labels))
+    return items, truncated
+
+
+def pack(lengths: Sequence[int], seq_len: int, seed: int) -> list[list[int]]:
+    """Group example indices into rows of at most ``seq_len`` tokens (first fit).
+
+    The order is shuffled with ``seed`` first so rows mix sources and lengths.
+
+    >>> pack([6, 5, 4, 3], seq_len=10, seed=0)
+    [[2, 0], [1, 3]]
+    """
+    order = list(range(len(lengths)))
+    random.Random(seed).shuffle(order)
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in order:
+        n = lengths[i]
+        # First fit: scanning all rows is O(examples x rows), under a second for 10^4 examples.
+        for r, free in enumerate(room):
+            if n <= free:
+                rows[r].append(i)
+                room[r] -= n
+                break
+        else:
+            rows.append([i])
+            room.append(seq_len - n)
+    return rows
+
+
+def packed_rows(items: Sequence[Tokenized], seq_len: int, seed: int) -> list[dict[str, list[int]]]:
+    """Rows of concatenated examples with ``input_ids``, ``labels`` and restarting ``position_ids``."""
+    rows = []
+    for group in pack([len(t.input_ids) for t in items], seq_len, seed):
+        row: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
+        for i in group:
+            row["input_ids"] += items[i].input_ids
+            row["labels"] += items[i].labels
+            row["position_ids"] += list(range(len(items[i].input_ids)))
+        rows.append(row)
+    return rows
+
+
+class PackedCollator:
+    """Batches rows into tensors, padding each row at its end.
+
+    Parameters
+    ----------
+    fill_id
+        The id written into padding positions (EOS; its labels there are ``-100``).
+    mask_packed
+        Block-diagonal attention between packed examples (see module docstring).
+    pad_to
+        Pad every batch to exactly this length (static shapes for ``torch.compile``);
+        ``None`` pads to the longest row, rounded up to a multiple of 8.
+    """
+
+    def __init__(self, fill_id: int, mask_packed: bool = True, pad_to: int | None = None):
+        self.fill_id = fill_id
+        self.mask_packed = mask_packed
+        self.pad_to = pad_to
+
+    def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        longest = max(len(r["input_ids"]) for r in rows)
+        width = self.pad_to or -(-longest // 8) * 8
+        batch: dict[str, Any] = {"input_ids": [], "labels": [], "position_ids": []}
+        for row in rows:
+            extra = width - len(row["input_ids"])
+            batch["input_ids"].append(row["input_ids"] + [self.fill_id] * extra)
+            batch["labels"].append(row["labels"] + [IGNORE] * extra)
+            # The padding is a sequence of its own (positions from 0), so with mask_packed
+            # it is a separate block and never widens a real example's attention.
+            batch["position_ids"].append(row["position_ids"] + list(range(extra)))
+        out = {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+        if not self.mask_packed:
+            # An explicit all-ones mask turns off packed-sequence detection: plain causal attention.
+            out["attention_mask"] = torch.ones_like(out["input_ids"])
+        return out
+
+
+def single_rows(items: Sequence[Tokenized]) -> list[dict[str, list[int]]]:
+    """One example per row, for validation: the loss is then exactly the loss of each
+    example seen alone, as at inference, whatever ``mask_packed`` is."""
+    return [
+        {"input_ids": t.input_ids, "labels": t.labels, "position_ids": list(range(len(t.input_ids)))}
+        for t in items
+    ]
+

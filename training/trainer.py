@@ -1,0 +1,420 @@
+"""``train(config)``: data -> packed rows -> transformers ``Trainer`` -> model directory.
+
+transformers' Trainer runs the loop so that ``torchrun`` and ``accelerate launch``
+(DDP, FSDP) work unchanged; this module decides what goes in: answer-only labels,
+packed rows, a cosine schedule with warm-up, evaluation on the validation split,
+checkpoints in ``OUT.checkpoints`` and, only when CUDA is present, bf16, TF32,
+``torch.compile``, fused AdamW (SDPA is transformers' default attention everywhere).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import statistics
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipe_schema import InputFileError, UsageError, format_prompt
+
+from .artifacts import (
+    check_target,
+    checkpoint_dir,
+    model_card,
+    publish,
+    run_record,
+    staging_dir,
+    write_record,
+)
+from .config import TrainConfig
+from .data import DataError, Example, LoadReport, load_examples, split_examples
+
+logger = logging.getLogger("souschef.training")
+
+RUN_FILE = "run.json"  # in OUT.checkpoints: what the checkpoints belong to
+TOKENIZER_DIR = "tokenizer"  # in OUT.checkpoints: the tokenizer every process and every resume uses
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced.
+
+    Attributes
+    ----------
+    output_dir
+        The model directory (``save_pretrained`` model and tokenizer, ``souschef.json``,
+        ``README.md``).
+    train_loss
+        Mean training loss over the last logging window.
+    val_loss, initial_val_loss
+        Validation loss after and before training (``None`` without a validation split).
+    steps
+        Optimizer steps taken in total (including those before a resume).
+    tokens_per_second
+        Training tokens (padding excluded) per second of step time, in this process
+        times the number of processes.
+    report
+        The data load report: bad records and notes, per-file counts.
+    """
+
+    output_dir: Path
+    train_loss: float | None
+    val_loss: float | None
+    initial_val_loss: float | None
+    steps: int
+    tokens_per_second: float
+    train_examples: int
+    val_examples: int
+    truncated: int
+    report: LoadReport = field(repr=False)
+
+
+def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
+    """Train a model as ``config`` says and save it to ``config.out``.
+
+    Parameters
+    ----------
+    config
+        The run (see ``TrainConfig``'s field help).
+    callbacks
+        Extra ``transformers.TrainerCallback``s (progress hooks, early stopping).
+
+    Raises
+    ------
+    UsageError, InputFileError, ModelLoadError
+        Bad settings, unreadable files, a base model that cannot be loaded (exit 2).
+    DataError
+        Bad records under ``on_bad_record="fail"``, or no usable example (exit 1).
+    ImportError
+        ``lora=True`` without peft installed.
+    """
+    if config.lora:
+        from .model import require_peft
+
+        require_peft()
+    out = Path(config.out).expanduser()
+    check_target(out)
+    report = load_examples(config.data, config.on_bad_record)
+    for bad in report.bad_records:
+        logger.warning("skipped %s", bad)
+    for note in report.notes:
+        logger.info("%s", note)
+    train_examples, val_examples = split_examples(report.examples, config.eval_fraction)
+    if not train_examples:
+        raise DataError(
+            "no usable training examples in " + ", ".join(f.path for f in report.files), report.bad_records
+        )
+
+    import torch
+    from accelerate import PartialState
+
+    # Joins the process group under torchrun. Without cpu=True accelerate does not count CPU
+    # processes as distributed, and every process would think it is the main one.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    ckpt = checkpoint_dir(out)
+    identity = _run_identity(config, report)
+    last = _find_checkpoint(config, ckpt, identity)
+    try:
+        with state.main_process_first():
+            if state.is_main_process and last is None:
+                shutil.rmtree(ckpt, ignore_errors=True)  # leftovers of a run that never checkpointed
+                try:
+                    ckpt.mkdir(parents=True)
+                except OSError as e:
+                    raise InputFileError(str(ckpt), e.strerror or str(e)) from None
+                (ckpt / RUN_FILE).write_text(json.dumps(identity, indent=2), encoding="utf-8")
+            model, tokenizer = _build_model(
+                config, train_examples, ckpt / TOKENIZER_DIR, state.is_main_process
+            )
+        return _train_and_save(
+            config, state, model, tokenizer, train_examples, val_examples, report, last, callbacks
+        )
+    except BaseException:
+        # Nothing to resume from: leave no directory behind. Checkpoints stay for resume=True.
+        if state.is_main_process and ckpt.is_dir() and not any(ckpt.glob("checkpoint-*")):
+            shutil.rmtree(ckpt, ignore_errors=True)
+        raise
+
+
+def _train_and_save(
+    config: TrainConfig,
+    state: Any,
+    model: Any,
+    tokenizer: Any,
+    train_examples: list[Example],
+    val_examples: list[Example],
+    report: LoadReport,
+    last: Path | None,
+    callbacks: list[Any] | None,
+) -> TrainResult:
+    """Pack, train with transformers' Trainer, evaluate, and publish the model directory."""
+    import torch
+
+    out, ckpt = Path(config.out).expanduser(), checkpoint_dir(Path(config.out).expanduser())
+    context = getattr(model.config, "n_positions", None) or getattr(
+        model.config, "max_position_embeddings", None
+    )
+    if context and config.seq_len > context:
+        raise UsageError(f"seq_len: {config.seq_len} is longer than the model's context of {context} tokens")
+
+    from .packing import PackedCollator, packed_rows, single_rows, tokenize_examples
+
+    train_items, truncated = tokenize_examples(train_examples, tokenizer, config.seq_len)
+    val_items, val_truncated = tokenize_examples(val_examples, tokenizer, config.seq_len)
+    train_rows = packed_rows(train_items, config.seq_len, config.seed)
+    val_rows = single_rows(val_items)  # unpacked: validation sees each example alone
+    cuda = torch.cuda.is_available()
+    world = state.num_processes
+    total_steps = config.max_steps or math.ceil(
+        config.epochs
+        * math.ceil(math.ceil(len(train_rows) / (config.batch_size * world)) / config.grad_accum)
+    )
+    args = training_arguments(config, ckpt, total_steps, has_eval=bool(val_rows), cuda=cuda, world=world)
+    # Filler = EOS (see packing); static shapes under torch.compile.
+    collator = PackedCollator(
+        tokenizer.eos_token_id, config.mask_packed, pad_to=config.seq_len if cuda else None
+    )
+
+    from transformers import PrinterCallback, ProgressCallback, Trainer
+
+    from .callbacks import StderrProgress, StepTimer
+
+    timer = StepTimer()
+    # Trainer sets model.config.use_cache = args.use_cache (False). That matters: with a
+    # cache, transformers skips the packed-sequence mask and packed examples attend across.
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_rows,
+        eval_dataset=val_rows or None,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[StderrProgress(), timer, *(callbacks or [])],
+    )
+    trainer.remove_callback(ProgressCallback)  # writes its logs to stdout
+    trainer.remove_callback(PrinterCallback)
+    logger.info(
+        "training on %d examples (%d rows of %d tokens), validating on %d; %d steps on %d %s process(es)",
+        len(train_items),
+        len(train_rows),
+        config.seq_len,
+        len(val_items),
+        total_steps,
+        world,
+        "CUDA" if cuda else "CPU",
+    )
+    with expected_warnings():
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+        val_loss = _final_eval(trainer) if val_rows else None
+
+    history = trainer.state.log_history
+    evals = [{"step": h["step"], "loss": h["eval_loss"]} for h in history if "eval_loss" in h]
+    train_losses = [h["loss"] for h in history if "loss" in h]
+    tokens_per_row = sum(len(r["input_ids"]) for r in train_rows) / len(train_rows)
+    step_tokens = tokens_per_row * config.batch_size * config.grad_accum * world
+    seconds = sum(timer.durations)
+    results = {
+        "train_loss": train_losses[-1] if train_losses else None,
+        "val_loss": val_loss,
+        "initial_val_loss": evals[0]["loss"] if evals and evals[0]["step"] == 0 else None,
+        "eval_history": evals,
+        "steps": trainer.state.global_step,
+        "tokens_per_second": step_tokens * len(timer.durations) / seconds if seconds else 0.0,
+        "median_step_seconds": statistics.median(timer.durations) if timer.durations else None,
+        "parameters": sum(p.numel() for p in {id(p): p for p in trainer.model.parameters()}.values()),
+        "world_size": world,
+        "device": _device_name(cuda, args),
+    }
+    data = {
+        "files": [vars(f) for f in report.files],
+        "loaded": report.loaded,
+        "skipped": report.skipped,
+        "duplicates": report.duplicates,
+        "train_examples": len(train_items),
+        "validation_examples": len(val_items),
+        "truncated": truncated + val_truncated,
+        "train_rows": len(train_rows),
+    }
+    resolved = {**config.to_dict(), "lr": config.resolved_lr(), "steps": total_steps}
+    trainer.accelerator.wait_for_everyone()
+    if state.is_main_process:
+        _save(trainer.model, tokenizer, config, out, run_record(resolved, data, results))
+        shutil.rmtree(ckpt, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    return TrainResult(
+        output_dir=out,
+        train_loss=results["train_loss"],
+        val_loss=val_loss,
+        initial_val_loss=results["initial_val_loss"],
+        steps=results["steps"],
+        tokens_per_second=results["tokens_per_second"],
+        train_examples=len(train_items),
+        val_examples=len(val_items),
+        truncated=truncated + val_truncated,
+        report=report,
+    )
+
+
+def training_arguments(
+    config: TrainConfig, output_dir: Path, total_steps: int, has_eval: bool, cuda: bool, world: int
+) -> Any:
+    """The ``TrainingArguments`` for a run: schedule, evaluation, checkpoints, device features."""
+    from transformers import TrainingArguments
+
+    eval_steps = config.eval_steps or max(1, math.ceil(total_steps / 10))
+    bf16 = cuda and _bf16_supported()
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        learning_rate=config.resolved_lr(),
+        lr_scheduler_type="cosine",
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a fraction of the steps in 5.x
+        weight_decay=0.01,
+        max_grad_norm=1.0,
+        logging_steps=config.logging_steps or max(1, total_steps // 50),
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_steps,
+        eval_on_start=has_eval,
+        prediction_loss_only=True,
+        save_strategy="steps",
+        save_steps=config.save_steps or eval_steps,
+        save_total_limit=2,  # the newest survives a crash while the next one is written
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=bf16,
+        tf32=True if cuda else None,
+        torch_compile=cuda,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+        use_cpu=not cuda,
+        ddp_backend=None if cuda or world == 1 else "gloo",
+        ddp_find_unused_parameters=False,
+        dataloader_pin_memory=cuda,
+        remove_unused_columns=False,  # position_ids must reach the model
+        label_names=["labels"],
+        report_to="none",
+        disable_tqdm=False,
+        log_level="warning",
+    )
+
+
+@contextmanager
+def expected_warnings() -> Iterator[None]:
+    """Silence warnings the libraries raise on purpose in this exact setup.
+
+    Kept to the narrowest messages: anything else still surfaces (and fails the tests,
+    which turn warnings into errors).
+    """
+    with warnings.catch_warnings():
+        # peft, checkpointing a LoRA model whose embeddings grew by the pad token: it saves them, rightly.
+        warnings.filterwarnings(
+            "ignore", message=r"Setting `save_embedding_layers` to `True`", category=UserWarning
+        )
+        yield
+
+
+def _final_eval(trainer: Any) -> float:
+    """The validation loss at the last step (reusing the evaluation that just ran, if any)."""
+    last = [h for h in trainer.state.log_history if "eval_loss" in h]
+    if last and last[-1]["step"] == trainer.state.global_step:
+        return float(last[-1]["eval_loss"])
+    return float(trainer.evaluate()["eval_loss"])
+
+
+def _run_identity(config: TrainConfig, report: LoadReport) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed: the config (less out/resume) and the data."""
+    # Evaluating, checkpointing and logging more or less often does not change the weights.
+    free = ("out", "resume", "data", "eval_steps", "save_steps", "logging_steps")
+    settings = {k: v for k, v in config.to_dict().items() if k not in free}
+    return {"config": settings, "data_sha256": sorted(f.sha256 for f in report.files)}
+
+
+def _find_checkpoint(config: TrainConfig, ckpt: Path, identity: dict[str, Any]) -> Path | None:
+    """The checkpoint to resume from, or ``None`` to start fresh; refuses mismatched runs.
+
+    Read-only, so that every process of a distributed run reaches the same answer.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(ckpt)) if ckpt.is_dir() else None
+    if last is None:
+        if config.resume:
+            logger.warning("resume: no checkpoint in %s; starting from the beginning", ckpt)
+        return None
+    if not config.resume:
+        raise UsageError(
+            f"out: {ckpt} holds checkpoints of an unfinished run; resume it (resume=True, --resume) "
+            "or delete that directory"
+        )
+    try:
+        saved = json.loads((ckpt / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    changed = sorted(
+        k
+        for k in {*saved.get("config", {}), *identity["config"]}
+        if saved.get("config", {}).get(k) != identity["config"].get(k)
+    )
+    if saved.get("data_sha256") != identity["data_sha256"]:
+        changed.append("data")
+    if changed:
+        raise UsageError(f"resume: {ckpt} was made with different settings ({', '.join(changed)})")
+    return Path(last)
+
+
+def _build_model(
+    config: TrainConfig, examples: list[Any], tokenizer_dir: Path, main: bool
+) -> tuple[Any, Any]:
+    """Model and tokenizer; the tokenizer is made once (main process, first start) and reused."""
+    from transformers import AutoTokenizer
+
+    from .model import apply_lora, from_scratch, load_base
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir)) if tokenizer_dir.is_dir() else None
+    if config.from_scratch:
+        texts = (format_prompt(e.prompt) + e.answer_text for e in examples)
+        model, tokenizer = from_scratch(config.from_scratch, texts, tokenizer=tokenizer, seed=config.seed)
+    else:
+        model, tokenizer = load_base(config.base, tokenizer=tokenizer)
+    if main and not tokenizer_dir.is_dir():
+        tokenizer.save_pretrained(str(tokenizer_dir))
+    if config.lora:
+        model = apply_lora(model)
+    return model, tokenizer
+
+
+def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: dict[str, Any]) -> None:
+    """Write the final model directory into a staging directory, then publish it atomically."""
+    if config.lora:
+        model = model.merge_and_unload()  # a plain model: loads without peft
+    model.config.use_cache = True
+    with staging_dir(out) as staged:
+        model.save_pretrained(str(staged))
+        tokenizer.save_pretrained(str(staged))
+        write_record(staged, record)
+        (staged / "README.md").write_text(model_card(record), encoding="utf-8")
+        publish(staged, out)
+    logger.info("saved %s", out)
+
+
+def _bf16_supported() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_bf16_supported())
+
+
+def _device_name(cuda: bool, args: Any) -> str:
+    import torch
+
+    if cuda:
+        return f"{torch.cuda.get_device_name()} ({'bf16' if args.bf16 else 'fp32'}, compiled)"
+    return f"CPU ({torch.get_num_threads()} threads, fp32)"
