@@ -20,6 +20,7 @@ excluded), L layers, H heads, Q head size, T = seq_len. Each number is the media
 over --repeats runs (setups interleaved, so that a noisy neighbour hits all alike);
 the first --warmup steps of each run (compilation, allocator) are not timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ SETUPS = ("plain", "souschef", "souschef-nomask")
 class CountingCollator:
     """Wraps a collator and records the real tokens of every batch it builds."""
 
-    def __init__(self, inner: Any, pad_key: str = "labels"):
-        self.inner, self.pad_key, self.tokens = inner, pad_key, []
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.tokens: list[int] = []
 
     def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, Any]:
         self.tokens.append(sum(len(r["input_ids"]) for r in rows))
@@ -61,12 +63,17 @@ class PaddingCollator:
         ids = [r["input_ids"] + [self.fill_id] * (width - len(r["input_ids"])) for r in rows]
         labels = [r["input_ids"] + [-100] * (width - len(r["input_ids"])) for r in rows]
         mask = [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]
-        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+        return {
+            "input_ids": torch.tensor(ids),
+            "labels": torch.tensor(labels),
+            "attention_mask": torch.tensor(mask),
+        }
 
 
 def examples(count: int, seq_len: int, vocab: int, seed: int) -> list[list[int]]:
     rng = random.Random(seed)
-    return [[rng.randrange(vocab) for _ in range(rng.randint(seq_len // 16, 3 * seq_len // 4))] for _ in range(count)]
+    lengths = [rng.randint(seq_len // 16, 3 * seq_len // 4) for _ in range(count)]
+    return [[rng.randrange(vocab) for _ in range(n)] for n in lengths]
 
 
 def flops_per_token(n_params: int, shape: Any, seq_len: int) -> float:
@@ -77,12 +84,18 @@ def flops_per_token(n_params: int, shape: Any, seq_len: int) -> float:
 
 def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdir: Path) -> dict[str, float]:
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, PrinterCallback, ProgressCallback, Trainer
-    from transformers import TrainingArguments
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        PrinterCallback,
+        ProgressCallback,
+        Trainer,
+        TrainingArguments,
+    )
 
     from training import TrainConfig
     from training.callbacks import StepTimer
-    from training.model import SHAPES, padded_vocab
+    from training.model import SHAPES, count_parameters, padded_vocab
     from training.packing import PackedCollator, Tokenized, packed_rows
     from training.trainer import expected_warnings, training_arguments
 
@@ -93,17 +106,30 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         rows = [{"input_ids": ids} for ids in data[:batches]]
         collator: Any = PaddingCollator(fill_id=0)
         args = TrainingArguments(
-            output_dir=str(workdir / name), per_device_train_batch_size=opts.batch_size, max_steps=opts.steps,
-            learning_rate=1e-3, lr_scheduler_type="cosine", optim="adamw_torch", use_cpu=not cuda,
-            report_to="none", remove_unused_columns=False, save_strategy="no", logging_steps=10**6,
-            dataloader_pin_memory=cuda, seed=0,
+            output_dir=str(workdir / name),
+            per_device_train_batch_size=opts.batch_size,
+            max_steps=opts.steps,
+            learning_rate=1e-3,
+            lr_scheduler_type="cosine",
+            optim="adamw_torch",
+            use_cpu=not cuda,
+            report_to="none",
+            remove_unused_columns=False,
+            save_strategy="no",
+            logging_steps=10**6,
+            dataloader_pin_memory=cuda,
+            seed=0,
         )
     else:
         items = [Tokenized(ids, ids) for ids in data]
         rows = packed_rows(items, opts.seq_len, seed=0)[:batches]
         config = TrainConfig(
-            from_scratch=opts.preset, batch_size=opts.batch_size, seq_len=opts.seq_len, max_steps=opts.steps,
-            mask_packed=name == "souschef", eval_fraction=0.0,
+            from_scratch=opts.preset,
+            batch_size=opts.batch_size,
+            seq_len=opts.seq_len,
+            max_steps=opts.steps,
+            mask_packed=name == "souschef",
+            eval_fraction=0.0,
         )
         args = training_arguments(config, workdir / name, opts.steps, has_eval=False, cuda=cuda, world=1)
         args.set_save(strategy="no")
@@ -113,11 +139,20 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         raise SystemExit(f"not enough rows for {opts.steps} steps; lower --steps")
     counting = CountingCollator(collator)
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(
-        vocab_size=padded_vocab(shape.vocab_size), n_positions=shape.n_positions, n_embd=shape.n_embd,
-        n_layer=shape.n_layer, n_head=shape.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-        bos_token_id=0, eos_token_id=0,
-    ))
+    model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=padded_vocab(shape.vocab_size),
+            n_positions=shape.n_positions,
+            n_embd=shape.n_embd,
+            n_layer=shape.n_layer,
+            n_head=shape.n_head,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    )
     model.loss_type = "ForCausalLM"
     timer = StepTimer()
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=counting, callbacks=[timer])
@@ -127,7 +162,7 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         trainer.train()
     timed = slice(opts.warmup, opts.steps)
     seconds, tokens = sum(timer.durations[timed]), sum(counting.tokens[: opts.steps][timed])
-    n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()) - model.transformer.wpe.weight.numel()
+    n_params = count_parameters(model)
     rate = tokens / seconds
     return {
         "tokens_per_s": rate,
@@ -142,11 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=("tiny", "small"), default="tiny")
     parser.add_argument("--seq-len", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=8, help="rows (packed) or examples (plain) per step")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="rows (packed) or examples (plain) per step"
+    )
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5, help="first steps not timed")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--peak-flops", type=float, default=989e12, help="peak FLOP/s (H200 bf16 dense: 989e12)")
+    parser.add_argument(
+        "--peak-flops", type=float, default=989e12, help="peak FLOP/s (H200 bf16 dense: 989e12)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     opts = parser.parse_args(argv)
@@ -169,27 +208,47 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(opts.repeats):
             for setup in SETUPS:
-                runs[setup].append(run_setup(setup, opts, data, Path(tmp) / str(repeat)))
-                print(f"repeat {repeat + 1}/{opts.repeats} {setup}: {runs[setup][-1]['tokens_per_s']:.0f} tokens/s",
-                      file=sys.stderr)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
+                run = run_setup(setup, opts, data, Path(tmp) / str(repeat))
+                runs[setup].append(run)
+                rate = run["tokens_per_s"]
+                print(f"repeat {repeat + 1}/{opts.repeats} {setup}: {rate:.0f} tokens/s", file=sys.stderr)
+    device = (
+        torch.cuda.get_device_name()
+        if torch.cuda.is_available()
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
     result = {
-        "device": device, "preset": opts.preset, "seq_len": opts.seq_len, "batch_size": opts.batch_size,
-        "steps": opts.steps, "warmup": opts.warmup, "repeats": opts.repeats, "peak_flops": opts.peak_flops,
+        "device": device,
+        "preset": opts.preset,
+        "seq_len": opts.seq_len,
+        "batch_size": opts.batch_size,
+        "steps": opts.steps,
+        "warmup": opts.warmup,
+        "repeats": opts.repeats,
+        "peak_flops": opts.peak_flops,
         "params": runs["plain"][0]["params"],
-        "setups": {s: {k: statistics.median(r[k] for r in runs[s]) for k in ("tokens_per_s", "step_ms",
-                   "real_tokens_per_step", "mfu")} for s in SETUPS},
+        "setups": {
+            s: {
+                k: statistics.median(r[k] for r in runs[s])
+                for k in ("tokens_per_s", "step_ms", "real_tokens_per_step", "mfu")
+            }
+            for s in SETUPS
+        },
     }
     if opts.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{device}; {opts.preset} ({result['params']:,} parameters), seq_len {opts.seq_len}, batch "
-          f"{opts.batch_size}, {opts.steps} steps ({opts.warmup} untimed), median of {opts.repeats}")
+    print(
+        f"{device}; {opts.preset} ({result['params']:,} parameters), seq_len {opts.seq_len}, batch "
+        f"{opts.batch_size}, {opts.steps} steps ({opts.warmup} untimed), median of {opts.repeats}"
+    )
     print(f"{'setup':<18}{'tokens/s':>12}{'step ms':>10}{'tokens/step':>13}{'MFU':>10}{'speed-up':>10}")
     base = result["setups"]["plain"]["tokens_per_s"]
     for setup, r in result["setups"].items():
-        print(f"{setup:<18}{r['tokens_per_s']:>12.0f}{r['step_ms']:>10.1f}{r['real_tokens_per_step']:>13.0f}"
-              f"{r['mfu']:>10.2e}{r['tokens_per_s'] / base:>9.2f}x")
+        print(
+            f"{setup:<18}{r['tokens_per_s']:>12.0f}{r['step_ms']:>10.1f}{r['real_tokens_per_step']:>13.0f}"
+            f"{r['mfu']:>10.2e}{r['tokens_per_s'] / base:>9.2f}x"
+        )
     return 0
 
 

@@ -175,7 +175,9 @@ def _train_and_save(
         config.epochs
         * math.ceil(math.ceil(len(train_rows) / (config.batch_size * world)) / config.grad_accum)
     )
-    args = training_arguments(config, ckpt, total_steps, has_eval=bool(val_rows), cuda=cuda, world=world)
+    args = training_arguments(
+        config, ckpt, total_steps, has_eval=bool(val_rows), cuda=cuda, world=world, resuming=last is not None
+    )
     # Filler = EOS (see packing); static shapes under torch.compile.
     collator = PackedCollator(
         tokenizer.eos_token_id, config.mask_packed, pad_to=config.seq_len if cuda else None
@@ -262,7 +264,13 @@ def _train_and_save(
 
 
 def training_arguments(
-    config: TrainConfig, output_dir: Path, total_steps: int, has_eval: bool, cuda: bool, world: int
+    config: TrainConfig,
+    output_dir: Path,
+    total_steps: int,
+    has_eval: bool,
+    cuda: bool,
+    world: int,
+    resuming: bool = False,
 ) -> Any:
     """The ``TrainingArguments`` for a run: schedule, evaluation, checkpoints, device features."""
     from transformers import TrainingArguments
@@ -284,7 +292,7 @@ def training_arguments(
         logging_steps=config.logging_steps or max(1, total_steps // 50),
         eval_strategy="steps" if has_eval else "no",
         eval_steps=eval_steps,
-        eval_on_start=has_eval,
+        eval_on_start=has_eval and not resuming,  # a resumed run has its step-0 loss in its history
         prediction_loss_only=True,
         save_strategy="steps",
         save_steps=config.save_steps or eval_steps,
