@@ -94,24 +94,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------- render
 def cmd_render(args: argparse.Namespace) -> int:
-    from postprocess import process, scale_recipe, to_jsonld, to_markdown
-    from recipe_schema import atomic_write
+    from postprocess import process, scale_recipe
 
     recipe = process(_read_text(args.file))
     if args.servings is not None:
         recipe = scale_recipe(recipe, args.servings)
-    if args.format == "markdown":
-        text = to_markdown(recipe)
-    elif args.format == "jsonld":
-        text = json.dumps(to_jsonld(recipe), indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = recipe.model_dump_json(indent=2, exclude_none=True) + "\n"
-    if args.output:
-        atomic_write(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
+    _write_output(_render_answer(recipe, args.format), args.output)
+    return 0
+
+
+def _render_answer(answer: Any, fmt: str) -> str:
+    """A recipe (normalized) or a reply, as markdown, json or jsonld text."""
+    from postprocess import normalize, to_jsonld, to_markdown
+    from recipe_schema import Reply
+
+    if isinstance(answer, Reply):
+        if fmt == "markdown":
+            return answer.reply + "\n"
+        return json.dumps({"reply": answer.reply}, ensure_ascii=False) + "\n"
+    recipe = normalize(answer)
+    if fmt == "markdown":
+        return to_markdown(recipe)
+    if fmt == "jsonld":
+        return json.dumps(to_jsonld(recipe), indent=2, ensure_ascii=False) + "\n"
+    return recipe.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
+def _write_output(text: str, path: str | None) -> None:
+    """To ``path`` atomically when given, else to stdout."""
+    from recipe_schema import atomic_write
+
+    if path:
+        atomic_write(path, text)
+        print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
 
 
 # ----------------------------------------------------------- parse-ingredient
@@ -134,21 +151,6 @@ def cmd_parse_ingredient(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- generate
 DEFAULT_STATE_FILE = "souschef-state.json"
-
-
-def _render_answer(answer: Any, fmt: str) -> str:
-    from postprocess import normalize, to_jsonld, to_markdown
-    from recipe_schema import Reply
-
-    if isinstance(answer, Reply):
-        return answer.reply + "\n" if fmt == "markdown" else json.dumps({"reply": answer.reply},
-                                                                          ensure_ascii=False) + "\n"
-    recipe = normalize(answer)
-    if fmt == "markdown":
-        return to_markdown(recipe)
-    if fmt == "jsonld":
-        return json.dumps(to_jsonld(recipe), indent=2, ensure_ascii=False) + "\n"
-    return recipe.model_dump_json(indent=2, exclude_none=True) + "\n"
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -185,12 +187,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"complete; continue with: souschef generate --resume {path} --model {args.model}",
             result.state,
         )
-    text = _render_answer(result.answer, args.format)
-    if args.output:
-        atomic_write(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    _write_output(_render_answer(result.answer, args.format), args.output)
     return 0
 
 
