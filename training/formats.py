@@ -198,12 +198,12 @@ def _decode_with_lines(text: str) -> Any:
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
 
     def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
-        obj, end = json.decoder.JSONObject(s_and_end, *args)
+        obj, end = json.decoder.JSONObject(s_and_end, *args)  # type: ignore[attr-defined]
         tagged = _LineDict(obj)
         tagged.line = bisect.bisect_left(newlines, s_and_end[1] - 1) + 1  # newlines before the "{"
         return tagged, end
 
-    decoder.parse_object = parse_object  # type: ignore[assignment]
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
     decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     return decoder.decode(text)
 

@@ -151,4 +151,3 @@ def single_rows(items: Sequence[Tokenized]) -> list[dict[str, list[int]]]:
         {"input_ids": t.input_ids, "labels": t.labels, "position_ids": list(range(len(t.input_ids)))}
         for t in items
     ]
-

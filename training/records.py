@@ -250,7 +250,12 @@ def _tags(value: Any) -> list[str] | None:
 
 def _unique(items: list[str]) -> list[str]:
     seen: set[str] = set()
-    return [t for t in items if not (t.lower() in seen or seen.add(t.lower()))]
+    out = []
+    for item in items:
+        if item.lower() not in seen:
+            seen.add(item.lower())
+            out.append(item)
+    return out
 
 
 def _servings(value: Any) -> int | None:

@@ -34,11 +34,9 @@ from .artifacts import (
 )
 from .config import TrainConfig
 from .data import DataError, Example, LoadReport, load_examples, split_examples
+from .resume import RUN_FILE, TOKENIZER_DIR, find_checkpoint, run_identity
 
 logger = logging.getLogger("souschef.training")
-
-RUN_FILE = "run.json"  # in OUT.checkpoints: what the checkpoints belong to
-TOKENIZER_DIR = "tokenizer"  # in OUT.checkpoints: the tokenizer every process and every resume uses
 
 
 @dataclass
@@ -118,8 +116,8 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
     # processes as distributed, and every process would think it is the main one.
     state = PartialState(cpu=not torch.cuda.is_available())
     ckpt = checkpoint_dir(out)
-    identity = _run_identity(config, report)
-    last = _find_checkpoint(config, ckpt, identity)
+    identity = run_identity(config, report)
+    last = find_checkpoint(config, ckpt, identity)
     try:
         with state.main_process_first():
             if state.is_main_process and last is None:
@@ -229,7 +227,7 @@ def _train_and_save(
         "steps": trainer.state.global_step,
         "tokens_per_second": step_tokens * len(timer.durations) / seconds if seconds else 0.0,
         "median_step_seconds": statistics.median(timer.durations) if timer.durations else None,
-        "parameters": sum(p.numel() for p in {id(p): p for p in trainer.model.parameters()}.values()),
+        "parameters": sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()),
         "world_size": world,
         "device": _device_name(cuda, args),
     }
@@ -336,47 +334,6 @@ def _final_eval(trainer: Any) -> float:
     if last and last[-1]["step"] == trainer.state.global_step:
         return float(last[-1]["eval_loss"])
     return float(trainer.evaluate()["eval_loss"])
-
-
-def _run_identity(config: TrainConfig, report: LoadReport) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed: the config (less out/resume) and the data."""
-    # Evaluating, checkpointing and logging more or less often does not change the weights.
-    free = ("out", "resume", "data", "eval_steps", "save_steps", "logging_steps")
-    settings = {k: v for k, v in config.to_dict().items() if k not in free}
-    return {"config": settings, "data_sha256": sorted(f.sha256 for f in report.files)}
-
-
-def _find_checkpoint(config: TrainConfig, ckpt: Path, identity: dict[str, Any]) -> Path | None:
-    """The checkpoint to resume from, or ``None`` to start fresh; refuses mismatched runs.
-
-    Read-only, so that every process of a distributed run reaches the same answer.
-    """
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(ckpt)) if ckpt.is_dir() else None
-    if last is None:
-        if config.resume:
-            logger.warning("resume: no checkpoint in %s; starting from the beginning", ckpt)
-        return None
-    if not config.resume:
-        raise UsageError(
-            f"out: {ckpt} holds checkpoints of an unfinished run; resume it (resume=True, --resume) "
-            "or delete that directory"
-        )
-    try:
-        saved = json.loads((ckpt / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        saved = {}
-    changed = sorted(
-        k
-        for k in {*saved.get("config", {}), *identity["config"]}
-        if saved.get("config", {}).get(k) != identity["config"].get(k)
-    )
-    if saved.get("data_sha256") != identity["data_sha256"]:
-        changed.append("data")
-    if changed:
-        raise UsageError(f"resume: {ckpt} was made with different settings ({', '.join(changed)})")
-    return Path(last)
 
 
 def _build_model(

@@ -1,4 +1,5 @@
 """The throughput benchmark runs and reports every setup (a few steps, so it does not rot)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,7 +13,8 @@ def test_train_throughput_reports_tokens_per_second_and_mfu_for_each_setup(capsy
     spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    args = ["--seq-len", "128", "--batch-size", "2", "--steps", "4", "--warmup", "1", "--repeats", "1", "--json"]
+    args = ["--seq-len", "128", "--batch-size", "2", "--steps", "4", "--warmup", "1", "--repeats", "1"]
+    args.append("--json")
     assert bench.main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["setups"]) == {"plain", "souschef", "souschef-nomask"}
