@@ -32,46 +32,38 @@ PRESETS = {  # GPT-2 shapes
     "gpt2": {"n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024},
 }
 PROMPT = "How do I make a big pot of vegetable soup for a crowd?"
-BIAS_TOKEN = 65  # "a" in these byte-level vocabularies (EOS, then the byte alphabet)
 
 
-def train_tokenizer(vocab_size: int, source: str):
-    """A byte-level BPE: on the corpus (``corpus``) or the Python stdlib's source (``stdlib``)."""
+def bpe_tokenizer(vocab_size: int, source: str):
+    """The byte-level BPE souschef trains, on the corpus (``corpus``) or the stdlib's source."""
     import sysconfig
 
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     import corpus
+    from training.tokenizer import train_tokenizer
 
     if source == "corpus":
         texts = [corpus.path(n).read_text(encoding="utf-8") for n in (corpus.RECIPES, corpus.EXCHANGES)]
     else:
         files = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
-        texts = (f.read_text(encoding="utf-8", errors="replace") for f in files)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+        texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    return train_tokenizer(texts, vocab_size)
 
 
-def build_model(vocab: int, preset: str, device: str, n_positions: int | None = None):
+def build_model(tok, preset: str, device: str, n_positions: int | None = None):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
     shape = dict(PRESETS[preset])
     if n_positions:
         shape["n_positions"] = n_positions
-    config = GPT2Config(vocab_size=-(-vocab // 64) * 64, bos_token_id=0, eos_token_id=0, **shape)
+    config = GPT2Config(vocab_size=-(-len(tok) // 64) * 64, bos_token_id=tok.eos_token_id,
+                        eos_token_id=tok.eos_token_id, **shape)
     model = GPT2LMHeadModel(config).to(device).eval()
     # A random model closes its JSON after a random number of tokens. To time answers of a
     # set length, both arms favour one in-string token ("a"): the answer grows until the
     # budget steers it shut. The bias is one add over the vocabulary, in both arms alike.
     bias = torch.zeros(config.vocab_size, device=device)
-    bias[BIAS_TOKEN] = 30.0
+    bias[tok.convert_tokens_to_ids("a")] = 30.0
     model.lm_head.register_forward_hook(lambda module, inputs, output: output + bias)
     return model
 
@@ -162,8 +154,8 @@ def main() -> None:
     figures: dict = {"preset": args.preset, "device": args.device, "torch": torch.__version__,
                      "threads": args.threads, "tokens": args.tokens, "repeats": args.repeats}
     log("training tokenizers (8k on the corpus, 50k on the Python stdlib) ...")
-    tok8k = train_tokenizer(8192, "corpus")
-    tok50k = train_tokenizer(50257, "stdlib")
+    tok8k = bpe_tokenizer(8192, "corpus")
+    tok50k = bpe_tokenizer(50257, "stdlib")
 
     figures["grammar"] = [grammar_times(t, args.repeats) for t in (tok8k, tok50k)]
     log("grammar:", figures["grammar"])
@@ -173,7 +165,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             import os
             os.environ["SOUSCHEF_CACHE_DIR"] = tmp
-            gen = RecipeGenerator(build_model(len(tok), args.preset, args.device), tok)
+            gen = RecipeGenerator(build_model(tok, args.preset, args.device), tok)
             constrained(gen, 32, args.device)  # warm up: grammar, allocator, kernels
             unconstrained(gen, 32, args.device)
             free, masked, mask = [], [], []
@@ -194,7 +186,7 @@ def main() -> None:
         import os
         os.environ["SOUSCHEF_CACHE_DIR"] = tmp
         n_pos = 256
-        gen = RecipeGenerator(build_model(len(tok8k), args.preset, args.device, n_positions=n_pos), tok8k)
+        gen = RecipeGenerator(build_model(tok8k, args.preset, args.device, n_positions=n_pos), tok8k)
         constrained(gen, 32, args.device)
         figures["length"] = {"n_positions": n_pos, "rows": []}
         for n in (256, 512, 1024, 2048):

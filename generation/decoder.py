@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -68,7 +68,6 @@ class Timings:
     mask_s: float = 0.0
     tokens: int = 0
     prefills: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Decoder:

@@ -95,6 +95,7 @@ class RecipeGenerator:
         self.n_positions = _context_length(model)
         self.model_id = model_id or _model_identity(model, tokenizer)
         self._grammars: dict[str, Grammar] = {}
+        self._decoders: dict[str, Decoder] = {}
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -196,7 +197,7 @@ class RecipeGenerator:
             raise UsageError("max_new_tokens_per_call must be at least 1")
         timings = Timings()
         made = 0
-        stream = _TextStream(self.tokens, state.generated_ids, on_text)
+        stream = _TextStream(self.tokens, on_text)
         while not state.finished and (max_calls is None or made < max_calls):
             state = self.step(state, max_new_tokens_per_call, stream.push if on_text else None)
             made += 1
@@ -224,7 +225,7 @@ class RecipeGenerator:
         """Yield the answer's text piece by piece as it is generated."""
         state = self.start(prompt, **settings)
         pieces: list[str] = []
-        stream = _TextStream(self.tokens, [], pieces.append)
+        stream = _TextStream(self.tokens, pieces.append)
         decoder = self._decoder(self.check(state))
         state.calls += 1
         for token in decoder.run(state, settings.get("max_total_tokens", Settings().max_total_tokens) + 1):
@@ -234,7 +235,13 @@ class RecipeGenerator:
 
     # ---------------------------------------------------------------- helpers
     def _decoder(self, grammar: Grammar) -> Decoder:
-        return Decoder(self.model, grammar, self.n_positions, self.keep)
+        """The decoder for a grammar, kept across calls with its cached masks; fresh timings."""
+        decoder = self._decoders.get(grammar.fingerprint)
+        if decoder is None:
+            decoder = self._decoders[grammar.fingerprint] = Decoder(self.model, grammar, self.n_positions,
+                                                                    self.keep)
+        decoder.timings = Timings()
+        return decoder
 
     def decode(self, ids: list[int]) -> str:
         """The text of generated ids, from the exact bytes the grammar checked."""
@@ -262,10 +269,9 @@ class RecipeGenerator:
 class _TextStream:
     """Turns token ids into text pieces, holding back incomplete UTF-8 characters."""
 
-    def __init__(self, tokens: dict[int, bytes], seen: list[int], sink: Callable[[str], None] | None):
+    def __init__(self, tokens: dict[int, bytes], sink: Callable[[str], None] | None):
         self.tokens, self.sink = tokens, sink
         self.pending = b""
-        self.emitted = len(seen)
 
     def push(self, token: int) -> None:
         self.pending += self.tokens.get(token, b"")

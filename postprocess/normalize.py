@@ -68,7 +68,7 @@ def normalize(recipe: Recipe) -> Recipe:
     """
     from pydantic import ValidationError
 
-    from .validate import from_pydantic
+    from recipe_schema.model import invalid_from_pydantic
 
     def optional(text: str | None) -> str | None:
         return (clean_text(text) or None) if text is not None else None
@@ -88,4 +88,4 @@ def normalize(recipe: Recipe) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as e:
-        raise from_pydantic(e) from e
+        raise invalid_from_pydantic(e) from e

@@ -87,11 +87,6 @@ def schema_errors(data: Any) -> tuple[list[SchemaError], int]:
     return errors[:MAX_ERRORS], max(0, len(errors) - MAX_ERRORS) + extra
 
 
-def from_pydantic(exc: Any, raw: str | None = None) -> InvalidRecipeError:
-    """Turn a pydantic ``ValidationError`` into an ``InvalidRecipeError``."""
-    return invalid_from_pydantic(exc, raw, limit=MAX_ERRORS)
-
-
 def validate(data: Any, raw: str | None = None) -> Recipe:
     """Check a decoded document and return it as a ``Recipe``.
 
@@ -108,7 +103,7 @@ def validate(data: Any, raw: str | None = None) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as e:  # the schema and the model agree; this is a safety net
-        raise from_pydantic(e, raw) from e
+        raise invalid_from_pydantic(e, raw, limit=MAX_ERRORS) from e
 
 
 def loads_strict(text: str) -> Any:

@@ -4,6 +4,7 @@ This package imports nothing else of souschef; every other package imports it.
 """
 from .chat import SYSTEM_PROMPT, answer_text, format_prompt
 from .errors import (
+    DataError,
     ExtractionError,
     InputFileError,
     InvalidRecipeError,
@@ -29,6 +30,7 @@ from .model import (
 
 __all__ = [
     "Answer",
+    "DataError",
     "ExtractionError",
     "InputFileError",
     "InvalidRecipeError",

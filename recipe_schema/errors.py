@@ -79,6 +79,18 @@ class ScalingError(SouschefError):
     """A recipe cannot be scaled as asked (for instance it has no servings)."""
 
 
+class DataError(SouschefError):
+    """Training data that cannot be used as asked (exit code 1: the input is not good).
+
+    Raised for the first bad record under ``on_bad_record="fail"`` and when no usable
+    example is left. ``bad_records`` lists every problem found so far.
+    """
+
+    def __init__(self, message: str, bad_records: list | None = None):
+        super().__init__(message)
+        self.bad_records = list(bad_records or [])
+
+
 class StateError(UsageError):
     """A saved generation state cannot be continued: another model or schema, or tampered."""
 

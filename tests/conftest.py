@@ -40,19 +40,12 @@ N_POSITIONS = 128
 
 
 def build_tokenizer(vocab_size: int = 1024):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
+    """The byte-level BPE `souschef train --from-scratch` trains, on a quarter of the exchanges."""
     import corpus
+    from training.tokenizer import train_tokenizer
 
     texts = corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines()[::4]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+    return train_tokenizer(texts, vocab_size)
 
 
 def build_model(vocab_size: int, n_positions: int = N_POSITIONS, seed: int = 0):

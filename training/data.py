@@ -15,24 +15,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from recipe_schema import SouschefError, UsageError, answer_text, read_bytes
+from recipe_schema import DataError, UsageError, answer_text, read_bytes
 from recipe_schema.model import Answer, Recipe
 
 from .formats import file_format, read_records
 from .prompts import questions_for
 from .records import RecordError, convert
-
-
-class DataError(SouschefError):
-    """Training data that cannot be used as asked (exit code 1: the input is not good).
-
-    Raised for the first bad record under ``on_bad_record="fail"`` and when no usable
-    example is left. ``bad_records`` lists every problem found so far.
-    """
-
-    def __init__(self, message: str, bad_records: list[BadRecord] | None = None):
-        super().__init__(message)
-        self.bad_records = list(bad_records or [])
 
 
 @dataclass(frozen=True)

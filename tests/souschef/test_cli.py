@@ -1,7 +1,6 @@
 """The CLI as a user meets it: arguments in, exit code and output out."""
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -10,21 +9,11 @@ from pathlib import Path
 import pytest
 
 from recipe_schema import load_schema
-from souschef.cli import build_parser, main
+from souschef.cli import build_parser
 
 VALID = {"title": "Toast", "servings": 2, "ingredients": ["2 slices bread", "1 tbsp butter"],
          "steps": ["1. Toast the bread.", "Spread with butter."]}
 INVALID = {"title": "", "ingredients": [], "steps": ["ok"], "colour": "red"}
-
-
-def run(capsys, monkeypatch, args, stdin: bytes = b""):
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-    try:
-        code = main(args)
-    except SystemExit as e:  # argparse usage errors and --help
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -72,7 +61,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("args, stdin, code, out, err", CASES)
-def test_cli(capsys, monkeypatch, files, tmp_path, args, stdin, code, out, err):
+def test_cli(cli, files, tmp_path, args, stdin, code, out, err):
     names = {
         "valid": files("valid.json", VALID),
         "invalid": files("invalid.json", INVALID),
@@ -81,7 +70,7 @@ def test_cli(capsys, monkeypatch, files, tmp_path, args, stdin, code, out, err):
         "missing": str(tmp_path / "missing.json"),
     }
     args = [a.format(**names) for a in args]
-    got_code, got_out, got_err = run(capsys, monkeypatch, args, stdin)
+    got_code, got_out, got_err = cli(args, stdin)
     assert got_code == code, (got_out, got_err)
     assert out.format(**names) in got_out
     assert err in got_err
@@ -102,20 +91,20 @@ BAD_DOCUMENTS = {
 
 
 @pytest.mark.parametrize("name", BAD_DOCUMENTS)
-def test_validate_survives_bad_documents(capsys, monkeypatch, files, name):
+def test_validate_survives_bad_documents(cli, files, name):
     content, message = BAD_DOCUMENTS[name]
     path = files(name, content)
-    code, out, err = run(capsys, monkeypatch, ["validate", path])
+    code, out, err = cli(["validate", path])
     assert code == 1
     assert out.startswith(f"{path}: {message}")
     assert "Traceback" not in out + err
 
 
-def test_validate_a_50_mb_file_caps_its_errors(capsys, monkeypatch, files):
+def test_validate_a_50_mb_file_caps_its_errors(cli, files):
     doc = {"title": "T", "steps": ["s"], "ingredients": [" " * 10] * 4_000_000}
     path = files("big.json", doc)
     assert Path(path).stat().st_size > 50_000_000
-    code, out, _ = run(capsys, monkeypatch, ["validate", path])
+    code, out, _ = cli(["validate", path])
     assert code == 1
     lines = out.splitlines()
     assert len(lines) == 51
@@ -123,17 +112,17 @@ def test_validate_a_50_mb_file_caps_its_errors(capsys, monkeypatch, files):
     assert lines[-1] == f"{path}: ... and 3999950 more errors"
 
 
-def test_validate_json_output_is_one_array(capsys, monkeypatch, files):
+def test_validate_json_output_is_one_array(cli, files):
     valid, invalid = files("v.json", VALID), files("i.json", INVALID)
-    code, out, _ = run(capsys, monkeypatch, ["validate", valid, invalid, "--json"])
+    code, out, _ = cli(["validate", valid, invalid, "--json"])
     assert code == 1
     results = json.loads(out)
     assert [(r["file"], r["valid"]) for r in results] == [(valid, True), (invalid, False)]
     assert {"pointer": "/title", "message": "'' should be non-empty"} in results[1]["errors"]
 
 
-def test_parse_ingredient_json_is_one_object_per_line(capsys, monkeypatch):
-    code, out, _ = run(capsys, monkeypatch, ["parse-ingredient", "2-3 cloves garlic, minced",
+def test_parse_ingredient_json_is_one_object_per_line(cli):
+    code, out, _ = cli(["parse-ingredient", "2-3 cloves garlic, minced",
                                              "salt to taste", "--json"])
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
@@ -142,32 +131,30 @@ def test_parse_ingredient_json_is_one_object_per_line(capsys, monkeypatch):
     assert rows[1]["quantity"] is None and rows[1]["item"] == "salt" and rows[1]["note"] == "to taste"
 
 
-def test_schema_prints_the_committed_schema(capsys, monkeypatch):
-    code, out, _ = run(capsys, monkeypatch, ["schema"])
+def test_schema_prints_the_committed_schema(cli):
+    code, out, _ = cli(["schema"])
     assert code == 0 and json.loads(out) == load_schema()
 
 
 # ------------------------------------------------------------- render -o OUT
-def test_render_writes_the_output_file(capsys, monkeypatch, files, tmp_path):
+def test_render_writes_the_output_file(cli, files, tmp_path):
     out_path = tmp_path / "toast.md"
-    code, out, err = run(capsys, monkeypatch, ["render", files("v.json", VALID), "-o", str(out_path)])
+    code, out, err = cli(["render", files("v.json", VALID), "-o", str(out_path)])
     assert code == 0 and out == ""
     assert out_path.read_text().startswith("# Toast")
 
 
-def test_render_of_an_invalid_recipe_leaves_the_existing_output_untouched(
-    capsys, monkeypatch, files, tmp_path
-):
+def test_render_of_an_invalid_recipe_leaves_the_existing_output_untouched(cli, files, tmp_path):
     out_path = tmp_path / "toast.md"
     out_path.write_text("my notes")
-    code, _, _ = run(capsys, monkeypatch, ["render", files("i.json", INVALID), "-o", str(out_path)])
+    code, _, _ = cli(["render", files("i.json", INVALID), "-o", str(out_path)])
     assert code == 1
     assert out_path.read_text() == "my notes"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["i.json", "toast.md"]
 
 
-def test_render_into_a_missing_directory_is_a_usage_error(capsys, monkeypatch, files, tmp_path):
-    code, _, err = run(capsys, monkeypatch, ["render", files("v.json", VALID), "-o",
+def test_render_into_a_missing_directory_is_a_usage_error(cli, files, tmp_path):
+    code, _, err = cli(["render", files("v.json", VALID), "-o",
                                              str(tmp_path / "no" / "toast.md")])
     assert code == 2 and "directory does not exist" in err
 

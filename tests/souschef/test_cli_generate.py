@@ -7,24 +7,13 @@ import jsonschema
 import pytest
 
 from recipe_schema import load_schema
-from souschef.cli import main
 
 PROMPT = "How do I make toast?"
 
 
-def run(capsys, args):
-    try:
-        code = main(args)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def test_generate_prints_a_recipe_valid_against_the_schema(tiny, capsys):
+def test_generate_prints_a_recipe_valid_against_the_schema(cli, tiny):
     path, _ = tiny
-    code, out, err = run(capsys, ["generate", PROMPT, "--model", str(path), "--mode", "recipe",
+    code, out, err = cli(["generate", PROMPT, "--model", str(path), "--mode", "recipe",
                                   "--format", "json", "--max-total-tokens", "150", "--seed", "3",
                                   "--temperature", "1"])
     assert code == 0
@@ -32,30 +21,30 @@ def test_generate_prints_a_recipe_valid_against_the_schema(tiny, capsys):
     assert "call 1:" in err  # progress goes to stderr, stdout is only the answer
 
 
-def test_a_reply_prints_exactly_the_reply_object(tiny, capsys):
+def test_a_reply_prints_exactly_the_reply_object(cli, tiny):
     path, _ = tiny
-    code, out, _ = run(capsys, ["generate", PROMPT, "--model", str(path), "--mode", "reply",
+    code, out, _ = cli(["generate", PROMPT, "--model", str(path), "--mode", "reply",
                                 "--format", "json", "--max-total-tokens", "40"])
     assert code == 0
     assert list(json.loads(out)) == ["reply"]
-    code, md, _ = run(capsys, ["generate", PROMPT, "--model", str(path), "--mode", "reply",
+    code, md, _ = cli(["generate", PROMPT, "--model", str(path), "--mode", "reply",
                                "--max-total-tokens", "40"])
     assert md == json.loads(out)["reply"] + "\n"  # Markdown shows the reply's text
 
 
-def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(tiny, capsys, tmp_path):
+def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(cli, tiny, tmp_path):
     path, _ = tiny
     state = tmp_path / "state.json"
     common = ["--model", str(path), "--format", "json"]
-    code, whole, _ = run(capsys, ["generate", PROMPT, *common, "--mode", "recipe", "--max-total-tokens",
+    code, whole, _ = cli(["generate", PROMPT, *common, "--mode", "recipe", "--max-total-tokens",
                                   "300", "--max-new-tokens-per-call", "40"])
-    code, out, err = run(capsys, ["generate", PROMPT, *common, "--mode", "recipe", "--max-total-tokens",
+    code, out, err = cli(["generate", PROMPT, *common, "--mode", "recipe", "--max-total-tokens",
                                   "300", "--max-new-tokens-per-call", "40", "--max-calls", "2",
                                   "--save-state", str(state)])
     assert code == 1 and out == ""
     assert f"souschef generate --resume {state}" in err
     assert json.loads(state.read_text())["calls"] == 2
-    code, resumed, _ = run(capsys, ["generate", "--resume", str(state), *common])
+    code, resumed, _ = cli(["generate", "--resume", str(state), *common])
     assert code == 0 and resumed == whole
 
 
@@ -71,12 +60,12 @@ def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(t
     (["generate", PROMPT, "--model", "{model}", "--max-total-tokens", "2", "--mode", "recipe"], "too small"),
     (["generate", PROMPT], "required: --model"),
 ])
-def test_bad_generate_requests_are_usage_errors(tiny, capsys, tmp_path, args, message):
+def test_bad_generate_requests_are_usage_errors(cli, tiny, tmp_path, args, message):
     path, _ = tiny
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.json").write_text('{"version": 1}')
     names = {"model": str(path), "missing": str(tmp_path / "missing"), "empty_dir": str(tmp_path / "empty"),
              "bad_state": str(tmp_path / "bad.json")}
-    code, _, err = run(capsys, [a.format(**names) for a in args])
+    code, _, err = cli([a.format(**names) for a in args])
     assert code == 2, err
     assert message in err

@@ -6,29 +6,18 @@ import json
 import pytest
 
 import corpus
-from souschef.cli import main
 
 
-def run(capsys, args):
-    try:
-        code = main(args)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def test_train_saves_a_model_that_generate_loads(capsys, tmp_path):
+def test_train_saves_a_model_that_generate_loads(cli, tmp_path):
     data = tmp_path / "mine.jsonl"
     data.write_text("\n".join(corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines()[:16]))
     out = tmp_path / "model"
-    code, _, err = run(capsys, ["train", "--data", str(data), "--from-scratch", "tiny", "--out", str(out),
+    code, _, err = cli(["train", "--data", str(data), "--from-scratch", "tiny", "--out", str(out),
                                 "--max-steps", "2", "--seq-len", "128", "--batch-size", "2"])
     assert code == 0, err
     assert f"saved {out} after 2 steps" in err
     assert json.loads((out / "souschef.json").read_text())
-    code, answer, err = run(capsys, ["generate", "Toast?", "--model", str(out), "--format", "json",
+    code, answer, err = cli(["generate", "Toast?", "--model", str(out), "--format", "json",
                                      "--max-total-tokens", "60"])
     assert code == 0, err
     assert json.loads(answer)
@@ -41,11 +30,11 @@ def test_train_saves_a_model_that_generate_loads(capsys, tmp_path):
     (["train", "--out", "{out}", "--data", "{missing}", "--from-scratch", "tiny"], 2, "no such file"),
     (["train", "--out", "{out}", "--data", "{bad}", "--from-scratch", "tiny"], 1, "bad.jsonl:1:"),
 ])
-def test_bad_train_requests(capsys, tmp_path, args, code, message):
+def test_bad_train_requests(cli, tmp_path, args, code, message):
     (tmp_path / "bad.jsonl").write_text("not json\n")
     names = {"out": str(tmp_path / "m"), "missing": str(tmp_path / "missing.jsonl"),
              "bad": str(tmp_path / "bad.jsonl")}
-    got, _, err = run(capsys, [a.format(**names) for a in args])
+    got, _, err = cli([a.format(**names) for a in args])
     assert got == code, err
     assert message in err
     assert not (tmp_path / "m").exists()  # nothing half-written
