@@ -33,6 +33,7 @@ from recipe_schema.projection import answer_projection
 
 from .decoder import Decoder, Timings
 from .grammar import Grammar
+from .guard import GUARD_FILE, DomainGuard
 from .state import GenerationState, Settings
 from .vocabulary import token_bytes
 
@@ -54,6 +55,11 @@ class GenerationResult:
     state: GenerationState
     answer: Answer | None = None
     timings: Timings = field(default_factory=Timings)
+
+    @property
+    def guard_score(self) -> float | None:
+        """The domain guard's probability that the prompt is about cooking, when it chose the mode."""
+        return self.state.guard_score
 
     @property
     def recipe(self) -> Recipe | None:
@@ -79,10 +85,19 @@ class RecipeGenerator:
         Generated tokens kept when the context window slides (default: half the room).
     cache
         Cache compiled grammars on disk (``$SOUSCHEF_CACHE_DIR`` or ``~/.cache/souschef``).
+    guard
+        Routes each prompt before decoding (``generation.guard.DomainGuard``): a prompt
+        started without a mode (or with ``"any"``) is answered in mode ``"recipe"`` when the
+        guard finds it is about cooking, else ``"reply"``; an explicit mode is respected.
+        ``True``: the guard shipped with souschef; ``None`` / ``False`` (the default here):
+        no guard, the model chooses. ``from_pretrained`` defaults to ``True`` (the model
+        directory's own ``guard.json`` first): a model built by hand, as in tests, decodes
+        unguarded unless asked, a model loaded as users load it is guarded.
     """
 
     def __init__(self, model: Any, tokenizer: Any, model_id: str | None = None,
-                 fields: tuple[str, ...] | None = None, keep: int | None = None, cache: bool = True):
+                 fields: tuple[str, ...] | None = None, keep: int | None = None, cache: bool = True,
+                 guard: DomainGuard | bool | None = None):
         if tokenizer.eos_token_id is None:
             raise ModelLoadError("the tokenizer has no EOS token, so an answer could never end")
         self.model = model.eval()
@@ -94,18 +109,24 @@ class RecipeGenerator:
         self.cache = cache
         self.n_positions = _context_length(model)
         self.model_id = model_id or _model_identity(model, tokenizer)
+        self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
         self._grammars: dict[str, Grammar] = {}
         self._decoders: dict[str, Decoder] = {}
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | None = None, **kwargs: Any) -> RecipeGenerator:
+    def from_pretrained(cls, path: str | Path, device: str | None = None,
+                        guard: DomainGuard | bool | None = True, **kwargs: Any) -> RecipeGenerator:
         """Load a model directory (or hub name) saved with ``save_pretrained``.
+
+        ``guard=True`` (the default) loads the directory's ``guard.json`` (written by
+        ``souschef train``) when it has one, else the guard shipped with souschef;
+        ``False`` / ``None``: no guard; a ``DomainGuard``: that one.
 
         Raises
         ------
         ModelLoadError
-            When the model or its tokenizer cannot be loaded.
+            When the model, its tokenizer or its guard cannot be loaded.
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -126,7 +147,10 @@ class RecipeGenerator:
             raise ModelLoadError(f"cannot load model from {path}: {reason}{hint}") from None
         if device:
             model = model.to(device)  # type: ignore[arg-type]
-        return cls(model, tokenizer, **kwargs)
+        if guard is True:
+            own = local / GUARD_FILE
+            guard = DomainGuard.load(own) if local.is_dir() and own.is_file() else DomainGuard.default()
+        return cls(model, tokenizer, guard=guard, **kwargs)
 
     def grammar(self, mode: str) -> Grammar:
         """The compiled grammar for an answer mode (``any``, ``recipe``, ``reply``)."""
@@ -137,9 +161,17 @@ class RecipeGenerator:
 
     # ---------------------------------------------------------------- calling
     def start(self, prompt: str, **settings: Any) -> GenerationState:
-        """A fresh state for ``prompt`` (nothing generated yet)."""
+        """A fresh state for ``prompt`` (nothing generated yet).
+
+        Without a ``mode`` (or with ``"any"``) and with a guard, the guard chooses the mode;
+        the state keeps the chosen mode and the guard's score, so resuming needs no guard.
+        """
         if not prompt.strip():
             raise UsageError("the prompt is empty")
+        guard_score = None
+        if self.guard is not None and settings.get("mode", "any") == "any":
+            guard_score = self.guard.score(prompt)
+            settings = {**settings, "mode": self.guard.mode_for(guard_score)}
         config = Settings(**settings)
         grammar = self.grammar(config.mode)
         if grammar.distance(grammar.initial_state) > config.max_total_tokens:
@@ -150,7 +182,7 @@ class RecipeGenerator:
         ids = self.tokenizer(format_prompt(prompt))["input_ids"]
         return GenerationState(prompt=prompt, prompt_ids=list(ids), generated_ids=[],
                                grammar_state=grammar.initial_state, settings=config,
-                               grammar=grammar.fingerprint, model=self.model_id)
+                               grammar=grammar.fingerprint, model=self.model_id, guard_score=guard_score)
 
     def check(self, state: GenerationState) -> Grammar:
         """Refuse a state from another model or schema, or one that was tampered with."""

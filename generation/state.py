@@ -25,7 +25,9 @@ class Settings:
     temperature: float = 0.0         # 0 is greedy
     top_k: int = 0                   # 0 keeps every allowed token
     top_p: float = 1.0               # nucleus sampling threshold
-    repetition_penalty: float = 1.0  # 1.0 is off (HF/CTRL convention)
+    # HF/CTRL convention, 1.0 is off. 1.2 by default: greedy small models otherwise loop on
+    # an ingredient line until the budget closes the answer (measured on the tiny preset).
+    repetition_penalty: float = 1.2
     seed: int = 0                    # the sampler's RNG state
     max_total_tokens: int = 2048     # the answer always closes within this many tokens
     mode: str = "any"                # "any" (recipe or reply), "recipe", "reply"
@@ -60,7 +62,8 @@ class GenerationState:
     model: str                   # the model's identity
     finished: bool = False
     calls: int = 0
-    version: int = STATE_VERSION
+    guard_score: float | None = None  # the domain guard's score when it chose the mode (states
+    version: int = STATE_VERSION      # saved before the guard existed have none)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -80,6 +83,10 @@ class GenerationState:
             ints = state.prompt_ids + state.generated_ids + [state.grammar_state]
             if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ints):
                 raise ValueError("token ids and grammar state must be non-negative integers")
+            score = state.guard_score
+            if score is not None and not (isinstance(score, (int, float)) and not isinstance(score, bool)
+                                          and 0 <= score <= 1):
+                raise ValueError("guard_score must be a number in [0, 1] or null")
             return state
         except StateError:
             raise

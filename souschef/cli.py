@@ -159,10 +159,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if (args.prompt is None) == (args.resume is None):
         raise UsageError("give a PROMPT, or --resume FILE to continue a saved generation")
-    sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "seed", "max_total_tokens",
-                                              "mode") if getattr(args, k) is not None}
+    sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed",
+                                              "max_total_tokens", "mode") if getattr(args, k) is not None}
     print(f"loading {args.model}", file=sys.stderr, flush=True)
-    generator = RecipeGenerator.from_pretrained(args.model)
+    generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
     if args.resume:
         state = GenerationState.from_json(_read_text(args.resume))
         state = generator.with_settings(state, **{k: v for k, v in sampling.items() if k != "mode"})
@@ -229,6 +229,60 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required
         elif "choices" not in options:
             options.update(type=base[0], metavar=f.name.upper())
         parser.add_argument(flag, **options)
+
+
+# ------------------------------------------------------------------- evaluate
+def _gate(text: str) -> tuple[str, float]:
+    from evaluation.suite import LABELS
+
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    if name not in LABELS:
+        raise argparse.ArgumentTypeError(f"unknown metric {name!r}; choose from {', '.join(LABELS)}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from evaluation.report import write_report
+    from evaluation.suite import SuiteConfig, check_gates, run_suite
+
+    config = SuiteConfig(model=args.model, heldout=args.heldout, offdomain=args.offdomain,
+                         indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
+                         guard=args.guard, temperature=args.temperature,
+                         max_total_tokens=args.max_total_tokens)
+    report, samples = run_suite(config, progress=not args.quiet)
+    paths = write_report(args.out, report, samples)
+    failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
+    if args.json:
+        _emit(json.dumps({"report": str(paths["report"]), "metrics": report["metrics"],
+                          "failed_gates": failed}, indent=2))
+    else:
+        metrics = report["metrics"]
+        for key in ("rougeL", "steps_given_ingredients_rougeL", "contamination", "contamination_unseen",
+                    "false_refusal", "validity", "completion"):
+            m = metrics[key]
+            value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
+            interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
+            _emit(f"{key:32} {value}{interval}")
+        for name, path in paths.items():
+            print(f"wrote {path}", file=sys.stderr)
+    for line in failed:
+        print(f"{PROG}: gate failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_report_compare(args: argparse.Namespace) -> int:
+    from evaluation.compare import compare_reports, format_comparison
+    from evaluation.report import load_report
+
+    a, b = load_report(args.a), load_report(args.b)
+    result = compare_reports(a, b)
+    _emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
+    return 0
 
 
 # --------------------------------------------------------------------- parser
@@ -321,9 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Generate an answer constrained to the recipe schema, call after call (each at most\n"
             "--max-new-tokens-per-call tokens) until it is complete, past the model's context\n"
-            "window and within --max-total-tokens. A question that is not about cooking may get\n"
-            'a reply instead ({"reply": "..."}). --max-calls stops early on purpose: the state\n'
-            "is saved and the command exits 1 naming the --resume command."
+            "window and within --max-total-tokens. A domain guard reads the question first: one\n"
+            'that is not about cooking gets a reply instead ({"reply": "..."}). --max-calls stops\n'
+            "early on purpose: the state is saved and the command exits 1 naming the --resume command."
         ),
         epilog=(
             "examples:\n  souschef generate 'How do I make shakshuka?' --model runs/tiny\n"
@@ -338,7 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["markdown", "json", "jsonld"], default="markdown",
                    help="markdown (default), json (a Recipe, or {\"reply\": ...}), schema.org jsonld")
     p.add_argument("--mode", choices=["any", "recipe", "reply"],
-                   help="any (default: recipe or reply, the model chooses), recipe, reply")
+                   help="recipe or reply; default any: the domain guard chooses (the model, with --no-guard)")
+    p.add_argument("--no-guard", dest="guard", action="store_false",
+                   help="no domain guard: in mode any the model itself chooses recipe or reply")
     p.add_argument("--max-new-tokens-per-call", type=_positive_int, default=256, metavar="N",
                    help="tokens per call (default 256)")
     p.add_argument("--max-total-tokens", type=_positive_int, metavar="N",
@@ -347,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, metavar="T", help="0 is greedy (default)")
     p.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling (default 1.0)")
     p.add_argument("--top-k", type=int, metavar="K", help="sample among the K best (default 0: all)")
+    p.add_argument("--repetition-penalty", type=float, metavar="R",
+                   help="divide the scores of tokens already in the context by R (default 1.2; 1 is off)")
     p.add_argument("--seed", type=int, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--save-state", metavar="FILE", help="rewrite the resumable state here after every call")
     p.add_argument("--resume", metavar="FILE", help="continue the generation saved in FILE")
@@ -372,6 +430,66 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_config_flags(p, TrainConfig, required=("out",))
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score a model: held-out ROUGE, off-domain contamination, validity, speed",
+        description=(
+            "Run the evaluation suite: generate answers for held-out recipes (title -> recipe, and\n"
+            "title + ingredients -> steps), off-domain and in-domain prompts, as a user gets them\n"
+            "(through the domain guard unless --no-guard), and write report.json, samples.jsonl,\n"
+            "report.md and plots to OUT. Sets left out are the ones souschef ships. Gates compare a\n"
+            "metric's point estimate (names: the keys of report.json's metrics, listed in\n"
+            "docs/EVALUATION.md); a failed gate exits 1."
+        ),
+        epilog=(
+            "examples:\n  souschef evaluate --model runs/tiny --out reports/tiny --limit 20\n"
+            "  souschef evaluate --model runs/tiny --heldout val.jsonl --out reports/val \\\n"
+            "      --fail-under rougeL=0.15 --fail-over contamination=0.05"
+        ),
+        formatter_class=fmt,
+    )
+    p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
+    p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
+    p.add_argument("--heldout", metavar="PATH", help="held-out recipes, any format train reads (default: shipped)")
+    p.add_argument("--offdomain", metavar="PATH", help="JSONL of {prompt, topic} (default: shipped, 132)")
+    p.add_argument("--indomain", metavar="PATH", help="JSONL of {prompt} (default: shipped, 60)")
+    p.add_argument("--train", nargs="+", metavar="PATH",
+                   help="recipes the nearest-recipe baselines retrieve from (default: shipped training set)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="at most N records of each set")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling and bootstrap seed (default 0)")
+    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy (default)")
+    p.add_argument("--max-total-tokens", type=_positive_int, default=1024, metavar="N",
+                   help="token budget per answer (default 1024)")
+    p.add_argument("--no-guard", dest="guard", action="store_false", help="turn the domain guard off")
+    p.add_argument("--fail-under", type=_gate, action="append", default=[], metavar="NAME=VALUE",
+                   help="exit 1 when metric NAME is below VALUE (repeatable)")
+    p.add_argument("--fail-over", type=_gate, action="append", default=[], metavar="NAME=VALUE",
+                   help="exit 1 when metric NAME is above VALUE (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "report",
+        help="work with evaluation reports",
+        description="Work with evaluation reports written by souschef evaluate.",
+        epilog="example:\n  souschef report compare reports/before reports/after",
+        formatter_class=fmt,
+    )
+    report_sub = p.add_subparsers(dest="report_command", metavar="COMMAND", parser_class=_Parser)
+    report_sub.required = True
+    p = report_sub.add_parser(
+        "compare",
+        help="two reports side by side with their differences",
+        description="Show two reports side by side: every metric, B - A, and whether the intervals overlap.",
+        epilog="example:\n  souschef report compare reports/before reports/after",
+        formatter_class=fmt,
+    )
+    p.add_argument("a", metavar="A", help="a report folder or report.json")
+    p.add_argument("b", metavar="B", help="a report folder or report.json")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=cmd_report_compare)
     return parser
 
 

@@ -86,11 +86,12 @@ class TrainConfig:
     batch_size: int = field(
         default=8, metadata=_help("Packed sequences of SEQ_LEN tokens per device per micro-batch.")
     )
-    seq_len: int = field(
-        default=1024,
+    seq_len: int | None = field(
+        default=None,
         metadata=_help(
-            "Tokens per packed sequence; examples are packed into rows this long, longer ones "
-            "truncated. At most the model's context (1024 for GPT-2)."
+            "Tokens per packed sequence (default: the model's context, 256 for tiny, 1024 for "
+            "GPT-2). An example longer than this is learned in windows, the way generation slides "
+            "past the context."
         ),
     )
     seed: int = field(default=0, metadata=_help("Seed for initialisation, data order and the split."))
@@ -171,8 +172,9 @@ class TrainConfig:
         for name in ("eval_steps", "save_steps", "logging_steps"):
             if getattr(self, name) is not None:
                 _positive(self, name)
-        _integer(self, "seq_len")
-        _require(self.seq_len >= 16, "seq_len", f"must be at least 16 (got {self.seq_len})")
+        if self.seq_len is not None:
+            _integer(self, "seq_len")
+            _require(self.seq_len >= 16, "seq_len", f"must be at least 16 (got {self.seq_len})")
         _integer(self, "seed")
         _fraction(self, "warmup_ratio")
         _fraction(self, "eval_fraction")

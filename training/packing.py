@@ -43,27 +43,56 @@ class Tokenized:
 def tokenize_examples(
     examples: Sequence[Example], tokenizer: Any, seq_len: int
 ) -> tuple[list[Tokenized], int]:
-    """Token ids and answer-only labels for each example, truncated to ``seq_len``.
+    """Token ids and answer-only labels for each example, in windows of ``seq_len``.
+
+    An example longer than ``seq_len`` becomes several items, the windows generation
+    sees past the model's context (``generation.decoder.Window``, with its default of
+    keeping half the room): the prompt, then the answer from the window's start. Each
+    answer token is learned exactly once, in the window generation predicts it from,
+    so the model learns the ends of long recipes and where to stop.
 
     Returns
     -------
-    (items, truncated)
-        The tokenized examples, and how many were longer than ``seq_len`` and cut
-        (a cut example teaches its beginning but not where to stop).
+    (items, windowed)
+        The tokenized items, and how many examples were longer than ``seq_len``.
+
+    >>> windows(prompt_len=4, answer_len=10, seq_len=10)   # room 6, keep 3, stride 3
+    [(0, 0, 6), (3, 6, 9), (6, 9, 10)]
     """
     prompts = tokenizer([format_prompt(e.prompt) for e in examples])["input_ids"]
     # The answer continues the prompt: no BOS or other special tokens in front of it.
     answers = tokenizer([e.answer_text for e in examples], add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
-    items, truncated = [], 0
+    items, windowed = [], 0
     for prompt, answer in zip(prompts, answers, strict=True):
-        ids = [*prompt, *answer, eos]
-        labels = [IGNORE] * len(prompt) + [*answer, eos]
-        if len(ids) > seq_len:
-            truncated += 1
-            ids, labels = ids[:seq_len], labels[:seq_len]
-        items.append(Tokenized(ids, labels))
-    return items, truncated
+        target = [*answer, eos]
+        if len(prompt) + len(target) <= seq_len:
+            items.append(Tokenized([*prompt, *target], [IGNORE] * len(prompt) + target))
+            continue
+        windowed += 1
+        if seq_len - len(prompt) < 2:  # no room for an answer: keep what fits, as before
+            items.append(Tokenized(prompt[:seq_len], [IGNORE] * min(len(prompt), seq_len)))
+            continue
+        for start, first, end in windows(len(prompt), len(target), seq_len):
+            part = target[start:end]
+            learned = [IGNORE] * (first - start) + target[first:end]
+            items.append(Tokenized([*prompt, *part], [IGNORE] * len(prompt) + learned))
+    return items, windowed
+
+
+def windows(prompt_len: int, answer_len: int, seq_len: int) -> list[tuple[int, int, int]]:
+    """``(start, first, end)`` per window: answer tokens ``start:end`` are in context,
+    and ``first:end`` are learned there (``Window.start(g) == start`` for those g)."""
+    room = seq_len - prompt_len
+    keep = max(1, min(room // 2, room - 1))
+    stride = room - keep
+    spans, first = [], 0
+    while first < answer_len:
+        start = 0 if first == 0 else first - keep
+        end = min(start + room, answer_len)
+        spans.append((start, first, end))
+        first = end
+    return spans
 
 
 def pack(lengths: Sequence[int], seq_len: int, seed: int) -> list[list[int]]:

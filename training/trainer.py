@@ -34,6 +34,7 @@ from .artifacts import (
 )
 from .config import TrainConfig
 from .data import DataError, Example, LoadReport, load_examples, split_examples
+from .guard import GUARD_FILE
 from .resume import RUN_FILE, TOKENIZER_DIR, find_checkpoint, run_identity
 
 logger = logging.getLogger("souschef.training")
@@ -69,7 +70,7 @@ class TrainResult:
     tokens_per_second: float
     train_examples: int
     val_examples: int
-    truncated: int
+    windowed: int
     report: LoadReport = field(repr=False)
 
 
@@ -158,13 +159,15 @@ def _train_and_save(
     context = getattr(model.config, "n_positions", None) or getattr(
         model.config, "max_position_embeddings", None
     )
+    if config.seq_len is None:  # resolved here, after the run's identity recorded the request
+        config.seq_len = context or 1024
     if context and config.seq_len > context:
         raise UsageError(f"seq_len: {config.seq_len} is longer than the model's context of {context} tokens")
 
     from .packing import PackedCollator, packed_rows, single_rows, tokenize_examples
 
-    train_items, truncated = tokenize_examples(train_examples, tokenizer, config.seq_len)
-    val_items, val_truncated = tokenize_examples(val_examples, tokenizer, config.seq_len)
+    train_items, windowed = tokenize_examples(train_examples, tokenizer, config.seq_len)
+    val_items, val_windowed = tokenize_examples(val_examples, tokenizer, config.seq_len)
     train_rows = packed_rows(train_items, config.seq_len, config.seed)
     val_rows = single_rows(val_items)  # unpacked: validation sees each example alone
     cuda = torch.cuda.is_available()
@@ -236,15 +239,19 @@ def _train_and_save(
         "loaded": report.loaded,
         "skipped": report.skipped,
         "duplicates": report.duplicates,
-        "train_examples": len(train_items),
-        "validation_examples": len(val_items),
-        "truncated": truncated + val_truncated,
+        "train_examples": len(train_examples),
+        "validation_examples": len(val_examples),
+        "windowed": windowed + val_windowed,
         "train_rows": len(train_rows),
     }
     resolved = {**config.to_dict(), "lr": config.resolved_lr(), "steps": total_steps}
     trainer.accelerator.wait_for_everyone()
     if state.is_main_process:
-        _save(trainer.model, tokenizer, config, out, run_record(resolved, data, results))
+        from .guard import guard_for_examples, guard_summary
+
+        guard = guard_for_examples(report.examples)  # shipped data + this run's prompts and recipes
+        results["guard"] = guard_summary(guard)
+        _save(trainer.model, tokenizer, config, out, run_record(resolved, data, results), guard)
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(
@@ -254,9 +261,9 @@ def _train_and_save(
         initial_val_loss=results["initial_val_loss"],
         steps=results["steps"],
         tokens_per_second=results["tokens_per_second"],
-        train_examples=len(train_items),
-        val_examples=len(val_items),
-        truncated=truncated + val_truncated,
+        train_examples=len(train_examples),
+        val_examples=len(val_examples),
+        windowed=windowed + val_windowed,
         report=report,
     )
 
@@ -357,8 +364,9 @@ def _build_model(
     return model, tokenizer
 
 
-def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: dict[str, Any]) -> None:
-    """Write the final model directory into a staging directory, then publish it atomically."""
+def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: dict[str, Any],
+          guard: Any = None) -> None:
+    """Write the final model directory (with its domain guard) into a staging directory, then publish it."""
     if config.lora:
         model = model.merge_and_unload()  # a plain model: loads without peft
     model.config.use_cache = True
@@ -366,6 +374,8 @@ def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: di
         model.save_pretrained(str(staged))
         tokenizer.save_pretrained(str(staged))
         write_record(staged, record)
+        if guard is not None:
+            guard.save(staged / GUARD_FILE)
         (staged / "README.md").write_text(model_card(record), encoding="utf-8")
         publish(staged, out)
     logger.info("saved %s", out)

@@ -8,7 +8,7 @@ import torch
 from recipe_schema import Reply, format_prompt
 from training.data import Example
 from training.model import from_scratch
-from training.packing import IGNORE, PackedCollator, Tokenized, pack, packed_rows, tokenize_examples
+from training.packing import IGNORE, PackedCollator, Tokenized, pack, packed_rows, tokenize_examples, windows
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +30,28 @@ def test_prompt_and_answer_are_tokenized_apart_with_loss_on_the_answer_and_eos(t
     assert tokenizer.pad_token_id != tokenizer.eos_token_id
 
 
-def test_examples_longer_than_seq_len_are_cut_and_counted(tiny):
+def test_a_long_example_is_learned_in_the_windows_generation_slides_through(tiny):
     _, tokenizer = tiny
     example = Example("Egg?", Reply(reply="word " * 200), "x:1")
-    (item,), truncated = tokenize_examples([example], tokenizer, seq_len=64)
-    assert len(item.input_ids) == len(item.labels) == 64 and truncated == 1
+    items, windowed = tokenize_examples([example], tokenizer, seq_len=64)
+    prompt = tokenizer(format_prompt(example.prompt)).input_ids
+    target = [*tokenizer(example.answer_text).input_ids, tokenizer.eos_token_id]
+    assert windowed == 1 and len(items) > 1
+    assert all(len(i.input_ids) == len(i.labels) <= 64 and i.input_ids[: len(prompt)] == prompt for i in items)
+    learned = [t for i in items for t in i.labels if t != IGNORE]
+    assert learned == target  # every answer token and the EOS, each exactly once, in order
+
+
+@pytest.mark.parametrize("prompt_len,answer_len,seq_len", [(20, 300, 64), (60, 700, 256), (100, 157, 256)])
+def test_training_windows_are_the_contexts_generation_predicts_from(prompt_len, answer_len, seq_len):
+    from generation.decoder import Window
+
+    window = Window(prompt_len, seq_len, (seq_len - prompt_len) // 2)
+    spans = windows(prompt_len, answer_len, seq_len)
+    for g in range(answer_len):
+        (start,) = [s for s, first, end in spans if first <= g < end]
+        assert start == window.start(g)
+    assert all(prompt_len + end - start <= seq_len for start, _, end in spans)
 
 
 def test_first_fit_packing_fills_rows_without_splitting_examples():

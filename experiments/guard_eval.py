@@ -1,0 +1,129 @@
+"""The domain guard alone (no language model): leave-one-topic-out and the evaluation sets.
+
+(a) Leave one topic out: for each of the 12 off-domain topics of ``corpus.EXCHANGES``,
+    train the guard without that topic's prompts and measure the share of the topic's
+    exchange prompts, and of its ``corpus.EVAL_OFFDOMAIN`` prompts, classified as cooking.
+(b) The shipped guard (``generation/guard.json``) on ``corpus.EVAL_OFFDOMAIN`` per topic,
+    the 6 topics absent from training apart, and on ``corpus.EVAL_INDOMAIN`` (false refusals).
+
+Rates come with Wilson 95% intervals. The evaluation sets are only ever scored here.
+
+    .venv/bin/python experiments/guard_eval.py            # Markdown tables
+    .venv/bin/python experiments/guard_eval.py --json     # the same figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+import corpus
+from evaluation.metrics.contamination.contamination import wilson_interval
+from generation.guard import DomainGuard
+from training.guard import guard_examples
+
+UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
+
+
+def rate(flags: list[bool]) -> dict[str, Any]:
+    """A share with its Wilson 95% interval."""
+    k, n = sum(flags), len(flags)
+    low, high = wilson_interval(k, n) if n else (0.0, 1.0)
+    return {"k": k, "n": n, "rate": k / n if n else 0.0, "low": low, "high": high}
+
+
+def rows(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in corpus.path(name).read_text(encoding="utf-8").splitlines() if line]
+
+
+def leave_one_topic_out() -> dict[str, Any]:
+    """Train without each off-domain topic in turn; how much of it does the guard let through?"""
+    topic_of = {e["prompt"].strip(): e["topic"] for e in rows(corpus.EXCHANGES)}
+    examples = guard_examples()
+    offdomain = defaultdict(list)
+    for e in rows(corpus.EVAL_OFFDOMAIN):
+        offdomain[e["topic"]].append(e["prompt"])
+    topics = sorted({topic_of[p] for p, y in examples if not y and p in topic_of})
+    per_topic, pooled_ex, pooled_eval = {}, [], []
+    for topic in topics:
+        kept = [(p, y) for p, y in examples if topic_of.get(p) != topic]
+        left_out = [p for p, y in examples if topic_of.get(p) == topic]
+        guard = DomainGuard.fit([p for p, _ in kept], [y for _, y in kept])
+        flags_ex = [guard.is_cooking(p) for p in left_out]
+        flags_eval = [guard.is_cooking(p) for p in offdomain[topic]]
+        pooled_ex += flags_ex
+        pooled_eval += flags_eval
+        per_topic[topic] = {"exchanges": rate(flags_ex), "eval_offdomain": rate(flags_eval),
+                            "threshold": guard.threshold}
+    pooled = {"exchanges": rate(pooled_ex), "eval_offdomain": rate(pooled_eval)}
+    return {"topics": per_topic, "pooled": pooled}
+
+
+def shipped_guard() -> dict[str, Any]:
+    """The shipped guard on the evaluation prompt sets."""
+    guard = DomainGuard.default()
+    per_topic: dict[str, list[bool]] = defaultdict(list)
+    for e in rows(corpus.EVAL_OFFDOMAIN):
+        per_topic[e["topic"]].append(guard.is_cooking(e["prompt"]))
+    indomain = [e["prompt"] for e in rows(corpus.EVAL_INDOMAIN)]
+    refused = [not guard.is_cooking(p) for p in indomain]
+    return {
+        "threshold": guard.threshold,
+        "topics": {t: rate(f) for t, f in sorted(per_topic.items())},
+        "unseen": rate([f for t, fs in per_topic.items() if t in UNSEEN for f in fs]),
+        "seen": rate([f for t, fs in per_topic.items() if t not in UNSEEN for f in fs]),
+        "all_offdomain": rate([f for fs in per_topic.values() for f in fs]),
+        "false_refusal": rate(refused),
+        "refused_prompts": [p for p, r in zip(indomain, refused, strict=True) if r],
+        "passed_offdomain": [e["prompt"] for e in rows(corpus.EVAL_OFFDOMAIN)
+                             if guard.is_cooking(e["prompt"])],
+    }
+
+
+def _cell(r: dict[str, Any]) -> str:
+    return f"{r['rate']:.3f} [{r['low']:.3f}, {r['high']:.3f}] ({r['k']}/{r['n']})"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    loto, shipped = results["leave_one_topic_out"], results["shipped"]
+    lines = ["### (a) Leave one topic out (share classified as cooking, Wilson 95%)", "",
+             "| topic left out | its exchange prompts | its eval_offdomain prompts | threshold |",
+             "|---|---|---|---|"]
+    for topic, r in loto["topics"].items():
+        cells = [topic, _cell(r["exchanges"]), _cell(r["eval_offdomain"]), f"{r['threshold']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    pooled = loto["pooled"]
+    lines.append(f"| **all pooled** | {_cell(pooled['exchanges'])} | {_cell(pooled['eval_offdomain'])} | |")
+    lines += ["", f"### (b) Shipped guard (threshold {shipped['threshold']:.3f}) on the evaluation sets", "",
+              "| eval_offdomain topic | in training? | classified as cooking |", "|---|---|---|"]
+    for topic, r in shipped["topics"].items():
+        lines.append(f"| {topic} | {'no' if topic in UNSEEN else 'yes'} | {_cell(r)} |")
+    lines += [
+        f"| **6 unseen topics** | no | {_cell(shipped['unseen'])} |",
+        f"| **12 seen topics** | yes | {_cell(shipped['seen'])} |",
+        f"| **all 18 topics** | | {_cell(shipped['all_offdomain'])} |",
+        "", f"eval_indomain false refusals: {_cell(shipped['false_refusal'])}", "",
+        "Refused cooking prompts: " + ("; ".join(f"`{p}`" for p in shipped["refused_prompts"]) or "none"),
+        "", "Off-domain prompts let through: "
+        + ("; ".join(f"`{p}`" for p in shipped["passed_offdomain"]) or "none"),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    results = {"leave_one_topic_out": leave_one_topic_out(), "shipped": shipped_guard()}
+    print(f"evaluated in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(json.dumps(results, indent=2) if args.json else markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

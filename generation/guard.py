@@ -1,0 +1,385 @@
+"""``DomainGuard``: is a prompt about cooking? Decided before constrained decoding.
+
+A model fine-tuned on recipes answers "How can I implement a binary search?" with a
+recipe, and schema-constrained decoding would make that answer a valid one. The guard
+routes every prompt first: cooking -> generation mode ``"recipe"``, anything else ->
+``"reply"`` (the decoder is then constrained to ``{"reply": "..."}``).
+
+The model is TF-IDF over word 1-2-grams and character 2-5-grams of each word
+(lowercased, sublinear tf, L2 norm) with a logistic regression on top. Training uses
+scikit-learn (``DomainGuard.fit``); inference does not: the guard is a JSON file
+(features, idf, weights, intercept, threshold, analyzer settings) scored here with
+numpy through ``analyze``, the same function scikit-learn was given at fit time, so
+both compute the same probability.
+
+>>> guard = DomainGuard.default()
+>>> guard.route("How do I make shakshuka?"), guard.route("How can I implement a binary search in Python?")
+('recipe', 'reply')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recipe_schema import ModelLoadError, UsageError, atomic_write
+
+FORMAT = "souschef-domain-guard"
+FORMAT_VERSION = 1
+GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class AnalyzerSettings:
+    """How a prompt becomes features; saved with the guard so inference analyzes alike."""
+
+    word_ngrams: tuple[int, int] = (1, 2)  # word n-grams, both ends included
+    char_ngrams: tuple[int, int] = (2, 5)  # n-grams of each word padded with spaces (char_wb)
+
+    def __post_init__(self) -> None:
+        for name in ("word_ngrams", "char_ngrams"):
+            lo, hi = getattr(self, name)
+            if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi):
+                raise UsageError(f"{name} must be (low, high) with 0 <= low <= high, not {(lo, hi)}")
+
+
+def analyze(text: str, settings: AnalyzerSettings = AnalyzerSettings()) -> list[str]:
+    """The features of a text: ``w:`` word n-grams and ``c:`` character n-grams of words.
+
+    Text is NFKC-normalized and lowercased; words are runs of letters, digits and ``_``.
+    A range starting at 0 counts as starting at 1; a range ``(0, 0)`` disables that kind.
+
+    >>> analyze("Fry eggs", AnalyzerSettings(word_ngrams=(1, 2), char_ngrams=(3, 3)))
+    ['w:fry', 'w:eggs', 'w:fry eggs', 'c: fr', 'c:fry', 'c:ry ', 'c: eg', 'c:egg', 'c:ggs', 'c:gs ']
+    """
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    features: list[str] = []
+    lo, hi = settings.word_ngrams
+    if hi:
+        for n in range(max(lo, 1), hi + 1):
+            features.extend("w:" + " ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+    lo, hi = settings.char_ngrams
+    if hi:
+        for word in words:
+            padded = f" {word} "
+            for n in range(max(lo, 1), hi + 1):
+                features.extend("c:" + padded[i:i + n] for i in range(len(padded) - n + 1))
+    return features
+
+
+def split_key(prompt: str) -> float:
+    """Where a prompt falls in [0, 1): the validation split holds those below its fraction.
+
+    A hash of the normalized prompt, so the split depends neither on order nor on machine.
+    """
+    normalized = " ".join(unicodedata.normalize("NFKC", prompt).lower().split())
+    digest = hashlib.sha256(normalized.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class DomainGuard:
+    """A prompt-domain classifier: the probability that a prompt is about cooking.
+
+    Attributes
+    ----------
+    features, idf, weights
+        The vocabulary (feature strings), their inverse document frequencies and the
+        logistic regression's coefficients, index for index.
+    intercept
+        The logistic regression's intercept.
+    threshold
+        A prompt is about cooking when its score is at least this.
+    settings
+        The analyzer's settings (see ``analyze``).
+    info
+        How it was made: training counts, validation figures, how the threshold was chosen.
+    """
+
+    features: list[str]
+    idf: np.ndarray
+    weights: np.ndarray
+    intercept: float
+    threshold: float = 0.5
+    settings: AnalyzerSettings = field(default_factory=AnalyzerSettings)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.idf = np.asarray(self.idf, dtype=np.float64)
+        self.weights = np.asarray(self.weights, dtype=np.float64)
+        if not len(self.features) == len(self.idf) == len(self.weights):
+            raise ModelLoadError("guard: features, idf and weights differ in length")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ModelLoadError(f"guard: threshold must be in [0, 1], not {self.threshold}")
+        self._index = {f: i for i, f in enumerate(self.features)}
+        if len(self._index) != len(self.features):
+            raise ModelLoadError("guard: duplicate features")
+
+    # ---------------------------------------------------------------- scoring
+    def score(self, prompt: str) -> float:
+        """The probability that ``prompt`` is about cooking, in [0, 1]."""
+        counts = Counter(i for i in map(self._index.get, analyze(prompt, self.settings)) if i is not None)
+        if not counts:
+            return _sigmoid(self.intercept)
+        index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
+        x = tf * self.idf[index]
+        return _sigmoid(float(x @ self.weights[index]) / float(np.sqrt(x @ x)) + self.intercept)
+
+    def scores(self, prompts: Sequence[str]) -> list[float]:
+        """``score`` of each prompt, in order."""
+        return [self.score(p) for p in prompts]
+
+    def is_cooking(self, prompt: str) -> bool:
+        """Whether ``prompt`` is about cooking (its score reaches the threshold)."""
+        return self.score(prompt) >= self.threshold
+
+    def mode_for(self, score: float) -> str:
+        """The generation mode for a score: ``"recipe"`` or ``"reply"``."""
+        return "recipe" if score >= self.threshold else "reply"
+
+    def route(self, prompt: str) -> str:
+        """The generation mode for ``prompt``: ``"recipe"`` (cooking) or ``"reply"``."""
+        return self.mode_for(self.score(prompt))
+
+    # ---------------------------------------------------------------- files
+    @classmethod
+    def default_path(cls) -> Path:
+        """The guard shipped with souschef (package data ``generation/guard.json``)."""
+        return Path(str(resources.files("generation").joinpath(GUARD_FILE)))
+
+    @classmethod
+    def default(cls) -> DomainGuard:
+        """The guard shipped with souschef, trained on the shipped corpus."""
+        return cls.load(cls.default_path())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "analyzer": {k: list(v) for k, v in asdict(self.settings).items()},
+            "tf": "sublinear",
+            "norm": "l2",
+            "threshold": self.threshold,
+            "intercept": self.intercept,
+            "info": self.info,
+            "features": self.features,
+            "idf": self.idf.tolist(),
+            "weights": self.weights.tolist(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the guard as JSON (atomically). Floats are written exactly (``repr``)."""
+        atomic_write(path, json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> DomainGuard:
+        """Read a guard written by ``save``.
+
+        Raises
+        ------
+        ModelLoadError
+            The file is missing, not JSON, not a guard, of another format version, or
+            inconsistent (one line that says which).
+        """
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ModelLoadError(f"cannot load guard {path}: {getattr(e, 'strerror', None) or e}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ModelLoadError(f"cannot load guard {path}: not JSON ({e})") from None
+        try:
+            return cls.from_dict(data)
+        except ModelLoadError as e:
+            raise ModelLoadError(f"cannot load guard {path}: {e}") from None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DomainGuard:
+        """A guard from ``to_dict``'s output; anything malformed is a ``ModelLoadError``."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ModelLoadError("not a souschef domain guard")
+        if data.get("version") != FORMAT_VERSION:
+            raise ModelLoadError(f"guard format version {data.get('version')!r}, expected {FORMAT_VERSION}")
+        try:
+            analyzer = data["analyzer"]
+            settings = AnalyzerSettings(**{k: tuple(v) for k, v in analyzer.items()})
+            if data.get("tf") != "sublinear" or data.get("norm") != "l2":
+                raise ValueError("only sublinear tf with l2 norm is supported")
+            features = data["features"]
+            if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+                raise ValueError("features must be a list of strings")
+            idf, weights = (np.asarray(data[k], dtype=np.float64) for k in ("idf", "weights"))
+            if idf.ndim != 1 or weights.ndim != 1 or not np.isfinite(np.concatenate([idf, weights])).all():
+                raise ValueError("idf and weights must be lists of finite numbers")
+            intercept, threshold = float(data["intercept"]), float(data["threshold"])
+            if not math.isfinite(intercept):
+                raise ValueError("the intercept must be finite")
+            info = data.get("info", {})
+            if not isinstance(info, dict):
+                raise ValueError("info must be an object")
+        except ModelLoadError:
+            raise
+        except (KeyError, TypeError, ValueError, UsageError) as e:
+            what = f"missing {e}" if isinstance(e, KeyError) else str(e)
+            raise ModelLoadError(f"malformed guard: {what}") from None
+        return cls(features, idf, weights, intercept, threshold, settings, info)
+
+    # ---------------------------------------------------------------- training
+    @classmethod
+    def fit(cls, prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: float = 0.2,
+            C: float = 10.0, min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
+            info: dict[str, Any] | None = None) -> DomainGuard:
+        """Train a guard (needs scikit-learn) and choose its threshold on held-out prompts.
+
+        Prompts whose ``split_key`` is below ``validation_fraction`` are held out; the
+        classifier is trained on the others (classes weighted to balance), and the
+        threshold is chosen on the held-out ones by ``choose_threshold``. The guard keeps
+        the classifier trained without them, so its validation figures are honest.
+
+        Parameters
+        ----------
+        prompts, labels
+            The prompts and whether each is about cooking (``True``) or not.
+        validation_fraction
+            The share of prompts held out to choose the threshold (0: threshold 0.5).
+        C
+            Inverse regularization strength of the logistic regression.
+        min_df
+            Features seen in fewer training prompts are dropped.
+
+        Raises
+        ------
+        DataError
+            Fewer than two prompts of each kind to train on.
+        """
+        from recipe_schema import DataError
+
+        if len(prompts) != len(labels):
+            raise UsageError(f"{len(prompts)} prompts but {len(labels)} labels")
+        if not 0 <= validation_fraction < 1:
+            raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
+        pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
+        held = [split_key(p) < validation_fraction for p, _ in pairs]
+        train = [pair for pair, h in zip(pairs, held, strict=True) if not h]
+        val = [pair for pair, h in zip(pairs, held, strict=True) if h]
+        kinds = Counter(y for _, y in train)
+        if kinds[True] < 2 or kinds[False] < 2:
+            raise DataError(
+                f"the guard needs at least two cooking and two other prompts to train on, got "
+                f"{kinds[True]} and {kinds[False]}"
+            )
+        texts, ys = [p for p, _ in train], [y for _, y in train]
+        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df)
+        guard = cls.from_sklearn(vectorizer, classifier, settings=settings)
+        if val:
+            figures = choose_threshold(guard.scores([p for p, _ in val]), [y for _, y in val])
+            guard.threshold = figures["threshold"]
+        else:
+            figures = {"threshold": 0.5, "rule": "no validation prompts: 0.5"}
+        guard.info = {
+            **(info or {}),
+            "train": {"cooking": kinds[True], "other": kinds[False]},
+            "validation": figures,
+            "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df},
+        }
+        return guard
+
+    @classmethod
+    def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
+                     settings: AnalyzerSettings = AnalyzerSettings()) -> DomainGuard:
+        """A guard from a fitted ``TfidfVectorizer(analyzer=...)`` and ``LogisticRegression``.
+
+        The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
+        and the l2 norm (as ``fit_sklearn`` makes it); class 1 must mean cooking.
+        """
+        if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
+            raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
+        if list(classifier.classes_) != [0, 1]:
+            raise UsageError(f"the classifier's classes must be [0, 1], not {list(classifier.classes_)}")
+        features = [""] * len(vectorizer.vocabulary_)
+        for feature, i in vectorizer.vocabulary_.items():
+            features[i] = feature
+        return cls(features, vectorizer.idf_, classifier.coef_[0], float(classifier.intercept_[0]),
+                   threshold, settings)
+
+
+def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
+                settings: AnalyzerSettings = AnalyzerSettings(), C: float = 10.0,
+                min_df: int = 1) -> tuple[Any, Any]:
+    """The fitted scikit-learn ``(TfidfVectorizer, LogisticRegression)`` a guard is made from."""
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        raise ImportError("training a guard needs scikit-learn: pip install 'scikit-learn>=1.4'") from None
+
+    def analyzer(text: str) -> list[str]:
+        return analyze(text, settings)
+
+    vectorizer = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, norm="l2", min_df=min_df,
+                                 dtype=np.float64)
+    x = vectorizer.fit_transform(list(prompts))
+    y = np.asarray([int(bool(v)) for v in labels])
+    classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)  # lbfgs: deterministic
+    classifier.fit(x, y)
+    return vectorizer, classifier
+
+
+# The product's targets: share of off-domain prompts answered with a recipe, and of cooking
+# prompts refused. The threshold trades one against the other relative to these.
+TARGET_CONTAMINATION = 0.02
+TARGET_FALSE_REFUSAL = 0.05
+
+
+def choose_threshold(scores: Sequence[float], labels: Sequence[bool]) -> dict[str, Any]:
+    """The threshold minimizing contamination/0.02 + false refusals/0.05 on held-out prompts.
+
+    Each error rate is measured relative to its target, so that one off-domain prompt let
+    through costs as much as 2.5 times its share of cooking prompts refused. Among the
+    thresholds with the least cost (an interval between two scores), the middle of the
+    widest such interval is taken, clipped to [0.05, 0.95]: the largest margin on both sides.
+
+    >>> choose_threshold([0.1, 0.2, 0.7, 0.9], [False, False, True, True])["threshold"]
+    0.45
+    """
+    cooking = sorted(s for s, y in zip(scores, labels, strict=True) if y)
+    other = sorted(s for s, y in zip(scores, labels, strict=True) if not y)
+    cuts = sorted({0.0, 1.0, *scores})
+    best: tuple[float, float, float] | None = None  # (cost, -width, threshold)
+    for lo, hi in zip(cuts, cuts[1:], strict=False):
+        t = (lo + hi) / 2  # every threshold in (lo, hi] classifies alike
+        refused = sum(s < t for s in cooking) / max(len(cooking), 1)
+        passed = sum(s >= t for s in other) / max(len(other), 1)
+        cost = passed / TARGET_CONTAMINATION + refused / TARGET_FALSE_REFUSAL
+        candidate = (round(cost, 12), -(hi - lo), t)
+        if best is None or candidate < best:
+            best = candidate
+    threshold = round(min(max(best[2] if best else 0.5, 0.05), 0.95), 6)
+    return {
+        "threshold": threshold,
+        "rule": "min contamination/0.02 + false_refusal/0.05 on held-out prompts, widest interval's middle",
+        "cooking": len(cooking),
+        "other": len(other),
+        "false_refusal": sum(s < threshold for s in cooking) / max(len(cooking), 1),
+        "contamination": sum(s >= threshold for s in other) / max(len(other), 1),
+    }
+
+
+def _sigmoid(z: float) -> float:
+    # exp overflows beyond ~709; both branches are exact where they are used
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))

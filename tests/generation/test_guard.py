@@ -1,0 +1,177 @@
+"""The domain guard: cooking prompts become recipes, anything else a reply, decided before decoding."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+import corpus
+from generation import DomainGuard, GenerationState, RecipeGenerator
+from generation.guard import AnalyzerSettings, analyze, fit_sklearn
+from recipe_schema import ModelLoadError, Recipe, Reply
+
+
+def exchanges() -> tuple[list[str], list[bool]]:
+    text = corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines()]
+    return [r["prompt"] for r in rows], ["reply" not in r["answer"] for r in rows]
+
+
+BINARY_SEARCH = "How can I implement a binary search in Python?"
+SHAKSHUKA = "How do I make shakshuka?"
+
+
+@pytest.fixture(scope="module")
+def guard() -> DomainGuard:
+    return DomainGuard.default()
+
+
+@pytest.fixture(scope="module")
+def guarded(tiny, guard) -> RecipeGenerator:
+    _, gen = tiny
+    return RecipeGenerator(gen.model, gen.tokenizer, guard=guard)
+
+
+def test_the_shipped_guard_says_binary_search_is_not_cooking_and_shakshuka_is(guard):
+    assert guard.score(BINARY_SEARCH) < guard.threshold <= guard.score(SHAKSHUKA)
+    assert not guard.is_cooking(BINARY_SEARCH) and guard.is_cooking(SHAKSHUKA)
+    assert (guard.route(BINARY_SEARCH), guard.route(SHAKSHUKA)) == ("reply", "recipe")
+    assert 0.0 <= guard.score("") <= 1.0  # no known feature: the intercept alone
+
+
+def test_save_and_load_give_identical_scores(guard, tmp_path):
+    path = tmp_path / "guard.json"
+    guard.save(path)
+    again = DomainGuard.load(path)
+    prompts = [BINARY_SEARCH, SHAKSHUKA, "Ça va? Un gâteau au café ☕", "git rebase vs merge"]
+    assert again.scores(prompts) == guard.scores(prompts)
+    assert (again.threshold, again.settings, again.info) == (guard.threshold, guard.settings, guard.info)
+
+
+def test_loading_the_shipped_guard_takes_under_100_ms(guard):
+    best = min(_timed(DomainGuard.default) for _ in range(3))
+    assert best < 0.1
+
+
+def _timed(load) -> float:
+    start = time.perf_counter()
+    load()
+    return time.perf_counter() - start
+
+
+def _corrupt(data: dict) -> dict[str, str]:
+    def edited(**changes) -> str:
+        return json.dumps({**data, **changes})
+
+    return {
+        "not JSON": json.dumps(data)[:500],
+        "not a souschef domain guard": json.dumps([1, 2]),
+        "format version 99": edited(version=99),
+        "missing 'weights'": json.dumps({k: v for k, v in data.items() if k != "weights"}),
+        "differ in length": edited(idf=data["idf"][:-1]),
+        "malformed guard": edited(weights=["x"] * len(data["weights"])),
+        "finite numbers": edited(idf=[float("nan")] * len(data["idf"])),
+        "threshold must be in": edited(threshold=1.5),
+        "sublinear": edited(tf="raw"),
+    }
+
+
+def test_a_corrupt_guard_file_is_a_one_line_model_load_error(guard, tmp_path):
+    cases = _corrupt(guard.to_dict())
+    cases["No such file"] = ""
+    for message, text in cases.items():
+        path = tmp_path / "guard.json"
+        if text:
+            path.write_text(text, encoding="utf-8")
+        else:
+            path.unlink()
+        with pytest.raises(ModelLoadError, match=message) as caught:
+            DomainGuard.load(path)
+        assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_numpy_inference_equals_sklearn_predict_proba():
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    settings = AnalyzerSettings(word_ngrams=(1, 2), char_ngrams=(2, 5))
+    vectorizer, classifier = fit_sklearn(prompts, labels, settings, C=10.0, min_df=1)
+    guard = DomainGuard.from_sklearn(vectorizer, classifier, settings=settings)
+    expected = classifier.predict_proba(vectorizer.transform(prompts))[:, 1]
+    np.testing.assert_allclose(guard.scores(prompts), expected, rtol=0, atol=1e-12)
+    assert set(analyze(prompts[0], settings)) <= set(vectorizer.vocabulary_)
+
+
+def test_fit_holds_out_prompts_by_hash_and_records_how_the_threshold_was_chosen():
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    guard = DomainGuard.fit(prompts, labels)
+    shuffled = DomainGuard.fit(prompts[::-1], labels[::-1])
+    validation = guard.info["validation"]
+    assert validation["cooking"] + validation["other"] + sum(guard.info["train"].values()) == len(prompts)
+    assert validation == shuffled.info["validation"]  # the split does not depend on order
+    assert guard.threshold == validation["threshold"] and 0.05 <= guard.threshold <= 0.95
+
+
+# ------------------------------------------------------------ routing in the generator
+def test_without_a_mode_the_guard_decides(guarded, guard):
+    reply = guarded.generate(BINARY_SEARCH, max_total_tokens=60)
+    assert isinstance(reply.answer, Reply) and reply.state.settings.mode == "reply"
+    assert reply.guard_score == pytest.approx(guard.score(BINARY_SEARCH))
+    recipe = guarded.generate(SHAKSHUKA, mode="any", max_total_tokens=60)
+    assert isinstance(recipe.answer, Recipe) and recipe.state.settings.mode == "recipe"
+    assert recipe.guard_score is not None and recipe.guard_score >= guard.threshold
+
+
+def test_an_explicit_mode_is_respected(guarded):
+    result = guarded.generate(BINARY_SEARCH, mode="recipe", max_total_tokens=60)
+    assert isinstance(result.answer, Recipe) and result.guard_score is None
+
+
+def test_stream_and_batch_route_as_generate_does(guarded):
+    settings = {"seed": 3, "temperature": 1.0, "max_total_tokens": 60}
+    single = guarded.generate(BINARY_SEARCH, **settings)
+    assert "".join(guarded.stream(BINARY_SEARCH, **settings)) == single.text
+    batch = guarded.generate_batch([BINARY_SEARCH, SHAKSHUKA], **settings)
+    assert [type(r.answer) for r in batch] == [Reply, Recipe]
+    assert batch[0].text == single.text
+
+
+def test_the_state_keeps_mode_and_score_and_resumes_without_a_guard(guarded, tiny):
+    _, gen = tiny
+    unguarded = RecipeGenerator(gen.model, gen.tokenizer)
+    assert unguarded.guard is None
+    whole = guarded.generate(BINARY_SEARCH, seed=1, temperature=1.0, max_total_tokens=80)
+    state = guarded.step(guarded.start(BINARY_SEARCH, seed=1, temperature=1.0, max_total_tokens=80), 5)
+    saved = GenerationState.from_json(state.to_json())
+    assert saved.settings.mode == "reply" and saved.guard_score == whole.guard_score
+    done = unguarded.continue_(saved, max_new_tokens_per_call=20)
+    assert done.state.generated_ids == whole.state.generated_ids and isinstance(done.answer, Reply)
+    assert done.guard_score == whole.guard_score
+
+
+def test_a_state_saved_before_the_guard_existed_still_loads(guarded):
+    data = json.loads(guarded.start(SHAKSHUKA, max_total_tokens=60).to_json())
+    del data["guard_score"]
+    assert GenerationState.from_json(json.dumps(data)).guard_score is None
+    data["guard_score"] = "high"
+    with pytest.raises(Exception, match="guard_score"):
+        GenerationState.from_json(json.dumps(data))
+
+
+def test_from_pretrained_prefers_the_model_directorys_guard(tiny, guard, tmp_path):
+    path, _ = tiny
+    copy = tmp_path / "model"
+    shutil.copytree(path, copy)
+    assert RecipeGenerator.from_pretrained(copy).guard.threshold == guard.threshold  # the shipped one
+    assert RecipeGenerator.from_pretrained(copy, guard=False).guard is None
+    own = DomainGuard.from_dict({**guard.to_dict(), "threshold": 1.0})  # refuses (nearly) everything
+    own.save(copy / "guard.json")
+    gen = RecipeGenerator.from_pretrained(copy)
+    assert gen.guard is not None and gen.guard.threshold == 1.0
+    assert gen.start(SHAKSHUKA, max_total_tokens=60).settings.mode == "reply"
+    (copy / "guard.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="cannot load guard"):
+        RecipeGenerator.from_pretrained(copy)

@@ -1,0 +1,82 @@
+"""The guard's training data, the shipped guard, and the guard a training run writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import corpus
+from generation import DomainGuard, RecipeGenerator
+from recipe_schema import Recipe, Reply
+from training.data import Example
+from training.guard import build_guard, guard_examples, guard_for_examples
+from training.prompts import questions_for
+
+from .conftest import shipped
+
+pytest.importorskip("sklearn")
+
+
+def test_guard_examples_label_exchanges_by_answer_and_ask_for_every_recipe():
+    examples = dict(guard_examples())
+    for e in shipped(corpus.EXCHANGES):
+        assert examples[e["prompt"].strip()] is ("reply" not in e["answer"])
+    for r in shipped(corpus.RECIPES):
+        assert all(examples[q] for q in questions_for(r["title"], 3))
+    assert any(p.startswith(("What can I make with", "I have ")) for p in examples)  # from ingredients
+
+
+def test_guard_examples_never_include_the_evaluation_prompts_or_heldout_recipes():
+    examples = dict(guard_examples())
+    for name in (corpus.EVAL_OFFDOMAIN, corpus.EVAL_INDOMAIN):
+        assert not {e["prompt"].strip() for e in shipped(name)} & set(examples)
+    for r in shipped(corpus.HELDOUT):
+        assert not any(r["title"] in p for p in examples)
+
+
+def test_extra_prompts_and_titles_join_the_shipped_ones():
+    base = set(guard_examples())
+    more = guard_examples([("What's the offside rule in quidditch?", False)], ["Kedgeree"])
+    added = dict(p for p in more if p not in base)
+    assert added["What's the offside rule in quidditch?"] is False
+    assert all(added[q] for q in questions_for("Kedgeree", 3))
+    assert guard_examples([("Only mine?", False)], shipped=False) == [("Only mine?", False)]
+
+
+def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
+    seen = {}
+
+    def fit(cls, prompts, labels, **kwargs):
+        seen.update(zip(prompts, labels, strict=True))
+        return "fitted"
+
+    monkeypatch.setattr(DomainGuard, "fit", classmethod(fit))
+    recipe = Recipe(title="Kedgeree", ingredients=["300 g smoked haddock", "200 g basmati rice"],
+                    steps=["Cook it."])
+    examples = [Example("Who wrote Hamlet, and when?", Reply(reply="Shakespeare."), "mine.jsonl:1"),
+                Example("A smoky rice breakfast?", recipe, "mine.jsonl:2")]
+    assert guard_for_examples(examples) == "fitted"
+    assert seen["Who wrote Hamlet, and when?"] is False and seen["A smoky rice breakfast?"] is True
+    assert all(seen[q] for q in questions_for("Kedgeree", 3))
+    assert any("smoked haddock" in p and y for p, y in seen.items())
+
+
+def test_the_shipped_guard_is_what_a_rebuild_gives():
+    rebuilt, shipped_guard = build_guard(), DomainGuard.default()
+    prompts = [e["prompt"] for name in (corpus.EVAL_OFFDOMAIN, corpus.EVAL_INDOMAIN) for e in shipped(name)]
+    assert rebuilt.features == shipped_guard.features
+    assert rebuilt.threshold == shipped_guard.threshold
+    np.testing.assert_allclose(rebuilt.scores(prompts), shipped_guard.scores(prompts), rtol=0, atol=1e-9)
+
+
+def test_training_writes_the_guard_and_records_its_validation_figures(trained):
+    out = trained.output_dir
+    guard = DomainGuard.load(out / "guard.json")
+    record = json.loads((out / "souschef.json").read_text(encoding="utf-8"))["results"]["guard"]
+    assert record["file"] == "guard.json" and record["threshold"] == guard.threshold
+    assert set(record["validation"]) >= {"threshold", "false_refusal", "contamination", "cooking", "other"}
+    assert guard.route("How can I implement a binary search in Python?") == "reply"
+    gen = RecipeGenerator.from_pretrained(out)
+    assert gen.guard is not None and gen.guard.features == guard.features  # the directory's own guard

@@ -1,0 +1,255 @@
+"""The domain guard's training data, and the guard itself.
+
+The guard (``generation.guard.DomainGuard``) learns "is this prompt about cooking?"
+from the prompts of chat exchanges (an answer that is a recipe: cooking; a reply:
+not) and from cooking questions made from recipes: ``questions_for(title)`` and
+questions built from a recipe's ingredients ("I have chickpeas and spinach, what can
+I cook?"), so that it knows the many ways people ask for food. The evaluation prompt
+sets (``corpus.EVAL_OFFDOMAIN``, ``corpus.EVAL_INDOMAIN``) are never used.
+
+Rebuild the shipped default guard (deterministic: same data, same file)::
+
+    python -m training.guard --out generation/guard.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from generation.guard import GUARD_FILE, DomainGuard
+
+from .prompts import questions_for
+
+QUESTIONS_PER_TITLE = 3
+INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
+
+# How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
+INGREDIENT_TEMPLATES = (
+    "I have {items}. What can I cook?",
+    "What can I make with {items}?",
+    "Got {items} in the fridge, any dinner ideas?",
+    "Something quick with {items}?",
+    "what to cook with {items}",
+    "Any ideas for a meal using {items}?",
+    "I need to use up {items}, what should I make?",
+    "Suggest a dish with {items}.",
+)
+
+# Asking for a dish by what it is like; {description} is a recipe's description, lowercased first letter.
+DESCRIPTION_TEMPLATES = (
+    "I'm looking for {description}.",
+    "Can you suggest {description}?",
+    "Looking for something to cook: {description}.",
+    "I want to make {description}. Any recipe?",
+)
+# Asking by cuisine and kind of dish: {cuisine} and {tag} from a recipe.
+KIND_TEMPLATES = (
+    "Any good {cuisine} {tag} ideas?",
+    "I need a {tag} {cuisine} dish for tonight.",
+    "Give me a {cuisine} recipe that is {tag}.",
+    "What's an easy {tag} {cuisine} meal I could cook?",
+)
+
+# Quantities, units and preparation words that are not the ingredient itself.
+_UNITS = (
+    r"(?:cups?|c|tablespoons?|tbsp|teaspoons?|tsp|grams?|g|kg|kilograms?|ml|millilit(?:er|re)s?|l|lit(?:er|re)s?|"
+    r"ounces?|oz|pounds?|lbs?|lb|pinch(?:es)?|dash(?:es)?|cloves?|cans?|tins?|packets?|pieces?|slices?|"
+    r"bunch(?:es)?|handfuls?|sprigs?|sticks?|large|medium|small|whole|heaped|level)"
+)
+_QUANTITY = re.compile(rf"^\s*(?:[\d/.,½¼¾⅓⅔-]+\s*)+(?:{_UNITS}\b\.?\s*)*(?:of\s+)?", re.IGNORECASE)
+
+
+def ingredient_item(line: str) -> str | None:
+    """The ingredient of a recipe's ingredient line, roughly: no quantity, unit or preparation.
+
+    >>> ingredient_item("2 cloves garlic, thinly sliced"), ingredient_item("400 g tin of chickpeas")
+    ('garlic', 'chickpeas')
+    >>> ingredient_item("salt to taste")
+    'salt'
+    """
+    item = _QUANTITY.sub("", line).split(",")[0].split("(")[0]
+    item = re.sub(r"\b(?:to taste|for serving|optional|plus more.*)$", "", item.strip(), flags=re.I).strip()
+    return item.lower() if 2 < len(item) <= 30 and re.search(r"[a-z]", item, re.I) else None
+
+
+def ingredient_questions(title: str, ingredients: Sequence[str], count: int = 1) -> list[str]:
+    """``count`` questions asking what to cook with two or three of a recipe's ingredients.
+
+    Chosen by a hash of the title (as ``questions_for``): the same recipe always gives
+    the same questions.
+
+    >>> ingredient_questions("Toast", ["2 slices bread", "1 tbsp butter", "1 pinch salt"])
+    ['I have butter, salt and bread. What can I cook?']
+    """
+    items = list(dict.fromkeys(i for i in map(ingredient_item, ingredients) if i))
+    if len(items) < 2:
+        return []
+    digest = hashlib.sha256(("ingredients:" + title.strip().lower()).encode("utf-8")).digest()
+    questions = []
+    for k in range(count):
+        pick = digest[4 * k:4 * k + 4]
+        size = min(len(items), 2 + pick[0] % 2)
+        start = pick[1] % len(items)
+        chosen = [items[(start + j) % len(items)] for j in range(size)]
+        joined = ", ".join(chosen[:-1]) + " and " + chosen[-1]
+        template = INGREDIENT_TEMPLATES[(pick[2] + k) % len(INGREDIENT_TEMPLATES)]
+        questions.append(template.format(items=joined))
+    return questions
+
+
+def description_questions(recipe: dict[str, Any]) -> list[str]:
+    """A question asking for a recipe by its description, and one by its cuisine and a tag.
+
+    >>> description_questions({"title": "Toast", "description": "Crisp bread with butter.",
+    ...                        "cuisine": "British", "tags": ["breakfast"]})
+    ['Can you suggest crisp bread with butter?', "What's an easy breakfast British meal I could cook?"]
+    """
+    digest = hashlib.sha256(("describe:" + recipe["title"].strip().lower()).encode("utf-8")).digest()
+    questions = []
+    description = (recipe.get("description") or "").strip()
+    if description:
+        description = description[0].lower() + description[1:].rstrip(".")
+        template = DESCRIPTION_TEMPLATES[digest[0] % len(DESCRIPTION_TEMPLATES)]
+        questions.append(template.format(description=description))
+    tags = recipe.get("tags") or []
+    if recipe.get("cuisine") and tags:
+        questions.append(KIND_TEMPLATES[digest[1] % len(KIND_TEMPLATES)].format(
+            cuisine=recipe["cuisine"], tag=tags[digest[2] % len(tags)]))
+    return questions
+
+
+def guard_examples(
+    extra_exchange_prompts: Iterable[tuple[str, bool]] = (),
+    recipe_titles: Iterable[str] = (),
+    recipes: Iterable[dict[str, Any]] = (),
+    shipped: bool = True,
+) -> list[tuple[str, bool]]:
+    """The guard's training prompts, each with whether it is about cooking.
+
+    Parameters
+    ----------
+    extra_exchange_prompts
+        ``(prompt, is_cooking)`` pairs beyond the shipped exchanges: a user's own
+        exchanges, labelled by their answer (a recipe: cooking).
+    recipe_titles
+        Titles of recipes beyond the shipped ones; each gives ``QUESTIONS_PER_TITLE``
+        questions (``training.prompts.questions_for``).
+    recipes
+        Recipes (dicts in the schema's shape) beyond the shipped ones, for questions from
+        their ingredients (``ingredient_questions``) and description, cuisine and tags
+        (``description_questions``); their titles go in ``recipe_titles``.
+    shipped
+        Include the shipped exchanges and recipes (``corpus.EXCHANGES``, ``corpus.RECIPES``;
+        never the held-out recipes nor the evaluation prompt sets).
+
+    Returns
+    -------
+    list of (prompt, is_cooking)
+        In a fixed order, each prompt once (the first label given to it wins).
+    """
+    pairs: list[tuple[str, bool]] = []
+    titles: list[str] = []
+    described: list[dict[str, Any]] = []
+    if shipped:
+        exchanges, shipped_recipes = _shipped()
+        pairs += exchanges
+        titles += [r["title"] for r in shipped_recipes]
+        described += shipped_recipes
+    pairs += [(p, bool(y)) for p, y in extra_exchange_prompts]
+    titles += list(recipe_titles)
+    described += list(recipes)
+    for title in titles:
+        pairs += [(q, True) for q in questions_for(title, QUESTIONS_PER_TITLE)]
+    for recipe in described:
+        questions = ingredient_questions(recipe["title"], recipe.get("ingredients") or [],
+                                         INGREDIENT_QUESTIONS_PER_RECIPE)
+        pairs += [(q, True) for q in questions + description_questions(recipe)]
+    seen: dict[str, bool] = {}
+    for prompt, label in pairs:
+        if prompt.strip():
+            seen.setdefault(prompt.strip(), label)
+    return list(seen.items())
+
+
+def build_guard(
+    extra_exchange_prompts: Iterable[tuple[str, bool]] = (),
+    recipe_titles: Iterable[str] = (),
+    recipes: Iterable[dict[str, Any]] = (),
+    shipped: bool = True,
+    **fit_options: Any,
+) -> DomainGuard:
+    """Train a guard on ``guard_examples(...)`` (see there); ``fit_options`` go to ``DomainGuard.fit``."""
+    examples = guard_examples(extra_exchange_prompts, recipe_titles, recipes, shipped)
+    return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], **fit_options)
+
+
+def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
+    """The guard for a training run: the shipped data plus the run's own examples.
+
+    ``examples`` are ``training.data.Example``s: a prompt with a ``Recipe`` answer is
+    cooking, with a ``Reply`` it is not; every recipe also gives questions from its
+    title, ingredients and description.
+    """
+    from recipe_schema.model import Recipe
+
+    pairs: list[tuple[str, bool]] = []
+    recipes: dict[str, dict[str, Any]] = {}
+    for e in examples:
+        cooking = isinstance(e.answer, Recipe)
+        pairs.append((e.prompt, cooking))
+        if cooking:
+            recipes.setdefault(e.answer.title, e.answer.model_dump(mode="json"))
+    return build_guard(pairs, list(recipes), list(recipes.values()))
+
+
+def guard_summary(guard: DomainGuard) -> dict[str, Any]:
+    """What ``souschef.json`` records about a run's guard: its file, size and validation figures."""
+    return {
+        "file": GUARD_FILE,
+        "features": len(guard.features),
+        "threshold": guard.threshold,
+        "train": guard.info.get("train"),
+        "validation": guard.info.get("validation"),
+    }
+
+
+def _shipped() -> tuple[list[tuple[str, bool]], list[dict[str, Any]]]:
+    """The shipped exchanges as (prompt, is_cooking) and the shipped training recipes."""
+    import corpus
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        text = corpus.path(name).read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    exchanges = [(e["prompt"], "reply" not in e["answer"]) for e in rows(corpus.EXCHANGES)]
+    return exchanges, rows(corpus.RECIPES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.guard",
+        description="Train the domain guard on the shipped corpus and write it as JSON.",
+        epilog="example: python -m training.guard --out generation/guard.json",
+    )
+    parser.add_argument("--out", required=True, help="where to write the guard (JSON)")
+    args = parser.parse_args(argv)
+    guard = build_guard()
+    guard.save(args.out)
+    validation = guard_summary(guard)["validation"]
+    print(
+        f"wrote {args.out}: {len(guard.features)} features, threshold {guard.threshold:.3f}; held out "
+        f"{validation['cooking']} cooking / {validation['other']} other prompts: false refusals "
+        f"{validation['false_refusal']:.3f}, contamination {validation['contamination']:.3f}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
