@@ -2,8 +2,10 @@
 byte-level BPE trained on the corpus, saved to disk as users save models."""
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -15,6 +17,25 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["SOUSCHEF_CACHE_DIR"] = tempfile.mkdtemp(prefix="souschef-test-cache-")
 
 EXAMPLE = resources.files("corpus").joinpath("examples/harissa-chickpeas.json")
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the CLI as a user does: ``cli(args, stdin=b"") -> (exit code, stdout, stderr)``;
+    never a traceback."""
+    from souschef.cli import main
+
+    def run(args: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        try:
+            code = main(args)
+        except SystemExit as e:  # argparse usage errors and --help
+            code = e.code
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture
@@ -73,4 +94,4 @@ def tiny(tmp_path_factory):
     tokenizer.save_pretrained(path)
     from generation import RecipeGenerator
 
-    return path, RecipeGenerator.from_pretrained(path)
+    return path, RecipeGenerator.from_pretrained(path, guard=False)

@@ -1,0 +1,133 @@
+"""The evaluation suite end to end on a tiny model, its baselines, gates and determinism."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from evaluation.suite import (
+    LABELS,
+    TIMING_METRICS,
+    SuiteConfig,
+    _forced_prefix,
+    _percentile,
+    baselines,
+    check_gates,
+    nearest,
+    rouge_scores,
+    run_suite,
+)
+from recipe_schema import DataError, InputFileError, Recipe, UsageError
+
+TOAST = Recipe(title="Butter toast", ingredients=["2 slices bread", "1 tbsp butter"],
+               steps=["Toast the bread.", "Spread the butter."])
+SOUP = Recipe(title="Tomato soup", ingredients=["6 tomatoes", "1 onion"],
+              steps=["Chop the onion.", "Simmer with the tomatoes."])
+
+
+def test_a_missing_prediction_scores_zero_and_an_exact_one_scores_one():
+    scores = rouge_scores([TOAST, None], [TOAST, TOAST])
+    assert scores["rougeL"] == [1.0, 0.0] and scores["steps_rouge2"] == [1.0, 0.0]
+    assert set(scores) == {k for k in LABELS if k.startswith(("rouge", "ingredients_", "steps_rouge"))}
+
+
+def test_nearest_recipe_baseline_retrieves_by_title_and_copying_ingredients_scores_their_overlap():
+    config = SuiteConfig(model="unused", bootstrap=0)
+    result = baselines([TOAST], [SOUP, TOAST.model_copy(update={"title": "Toast with butter"})], config)
+    assert result["nearest_title"]["rougeL"]["value"] < 1  # the title differs, the rest matches
+    assert result["nearest_title"]["steps_rougeL"]["value"] == 1.0
+    assert result["nearest_title_ingredients"]["steps_given_ingredients_rougeL"]["value"] == 1.0
+    copied = result["ingredients_as_steps"]["steps_given_ingredients_rouge1"]["value"]
+    # by hand: 6 tokens each ("2 slices bread 1 tbsp butter" / "toast the bread spread the butter"),
+    # 2 shared ("bread", "butter"): P = R = F1 = 1/3
+    assert copied == pytest.approx(1 / 3)
+
+
+def test_nearest_breaks_ties_by_order():
+    assert nearest("pancakes", ["waffles", "crepes"]) == 0
+    assert nearest("lemon cake", ["apple cake", "lemon cake"]) == 1
+
+
+def test_percentile_interpolates_like_numpy():
+    assert _percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert math.isclose(_percentile([1.0, 2.0, 3.0, 4.0], 95), 3.85)
+
+
+def test_gates_compare_point_estimates_and_reject_unknown_names():
+    report = {"metrics": {"rougeL": {"value": 0.2}, "contamination": {"value": 0.06}}}
+    assert check_gates(report, {"rougeL": 0.15}, {}) == []
+    assert check_gates(report, {}, {"contamination": 0.05}) == ["contamination = 0.0600 is over 0.05"]
+    with pytest.raises(UsageError, match="unknown gate"):
+        check_gates(report, {"bleu": 0.1}, {})
+
+
+def test_the_forced_prefix_is_the_answer_up_to_its_steps():
+    prefix = _forced_prefix(TOAST.model_copy(update={"servings": 2}))
+    assert prefix == '{"title":"Butter toast","ingredients":["2 slices bread","1 tbsp butter"],"steps":['
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(InputFileError, match="no such file"):
+        run_suite(SuiteConfig(model="unused", offdomain=str(tmp_path / "missing.jsonl")), progress=False,
+                  generator=object())
+    bad = tmp_path / "off.jsonl"
+    bad.write_text('{"prompt": "ok", "topic": "x"}\n{"topic": "x"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"off.jsonl:2: missing key 'prompt'"):
+        run_suite(SuiteConfig(model="unused", offdomain=str(bad)), progress=False, generator=object())
+    with pytest.raises(UsageError):
+        SuiteConfig(model="x", limit=0)
+
+
+def _quick(tiny_path: str, **more) -> SuiteConfig:
+    return SuiteConfig(model=tiny_path, limit=2, max_total_tokens=48, max_new_tokens_per_call=32,
+                       bootstrap=50, **more)
+
+
+def _without_timings(report: dict, samples: list[dict]) -> tuple[dict, list[dict]]:
+    report = json.loads(json.dumps(report))
+    report.pop("timings")
+    for key in TIMING_METRICS:
+        report["metrics"].pop(key)
+    return report, [{k: v for k, v in s.items() if k != "latency_s"} for s in samples]
+
+
+@pytest.mark.slow
+def test_the_suite_runs_end_to_end_and_twice_gives_the_same_report(tiny):
+    path, generator = tiny
+    report, samples = run_suite(_quick(str(path)), progress=False, generator=generator)
+    metrics = report["metrics"]
+    assert set(metrics) == set(LABELS)
+    for key, entry in metrics.items():
+        if entry["unit"] == "fraction" and entry["n"]:
+            assert 0 <= entry["value"] <= 1, key
+            assert entry["low"] is None or entry["low"] <= entry["value"] <= entry["high"], key
+    assert metrics["completion"]["value"] == 1.0 and metrics["validity"]["value"] == 1.0
+    assert metrics["contamination"]["n"] == 2 and metrics["false_refusal"]["n"] == 2
+    assert {"nearest_title", "nearest_title_ingredients", "ingredients_as_steps"} <= set(report["baselines"])
+    assert [s["set"] for s in samples] == ["heldout"] * 4 + ["offdomain"] * 2 + ["indomain"] * 2
+    steps = [s for s in samples if s.get("protocol") == "title_ingredients_to_steps"]
+    # the steps protocol hands the model the reference's title and ingredients
+    assert all(s["forced_prefix"] and s["output"].startswith(_forced_prefix(Recipe(**s["reference"])))
+               for s in steps)
+    assert report["data"]["heldout"]["sha256"] and report["versions"]["torch"]
+    again = run_suite(_quick(str(path)), progress=False, generator=generator)
+    assert _without_timings(report, samples) == _without_timings(*again)
+
+
+@pytest.mark.slow
+def test_the_cli_writes_the_report_and_gates_set_the_exit_code(tiny, cli, tmp_path):
+    path, _ = tiny
+    out = tmp_path / "report"
+    common = ["evaluate", "--model", str(path), "--out", str(out), "--limit", "1", "--max-total-tokens", "40",
+              "--no-guard", "-q"]
+    code, stdout, stderr = cli([*common, "--fail-over", "contamination=1", "--fail-under", "validity=1"])
+    assert code == 0, stderr
+    assert (out / "report.json").is_file() and (out / "samples.jsonl").is_file() and (out / "report.md").is_file()
+    assert "contamination" in stdout
+    code, _, stderr = cli([*common, "--fail-under", "rougeL=1.01", "--json"])
+    assert code == 1 and "gate failed: rougeL" in stderr
+    code, _, stderr = cli([*common, "--fail-under", "bleu=0.1"])
+    assert code == 2 and "unknown metric 'bleu'" in stderr
+    code, stdout, _ = cli(["report", "compare", str(out), str(out / "report.json")])
+    assert code == 0 and "rougeL" in stdout
