@@ -490,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="a report folder or report.json")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_report_compare)
+    from chat.cli import add_commands; add_commands(sub, fmt)
     return parser
 
 
