@@ -31,3 +31,9 @@ def test_readme_example_prints_what_it_shows(command, expected, capsys, monkeypa
 def test_readme_shows_the_two_commands_first():
     first_screen = "\n".join(README.splitlines()[:25])
     assert "make demo" in first_screen and "make test" in first_screen
+
+
+def test_the_readme_cli_reference_is_what_the_parser_prints_today():
+    from souschef.cli_reference import render, replace_block
+
+    assert replace_block(README, render()) == README, "run: python -m souschef.cli_reference"

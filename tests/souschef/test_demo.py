@@ -1,0 +1,25 @@
+"""`make demo` tells the whole story: generation past the window, a guarded reply, a report."""
+from __future__ import annotations
+
+import pytest
+
+from souschef import demo
+
+
+@pytest.mark.slow
+def test_the_demo_generates_routes_and_evaluates_with_a_given_model(tiny, tmp_path, capsys):
+    path, _ = tiny
+    code = demo.main(["--model", str(path), "--run-dir", str(tmp_path), "--limit", "1",
+                      "--max-total-tokens", "300"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.count("tokens in") == 3 and "past the 128-token window" in out  # the fixture's context
+    assert "routes it to a reply" in out and 'answer: {"reply":' in out
+    assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "metrics.png").is_file()
+    assert "1/4" in err and "4/4" in err and "demo finished" in err
+
+
+def test_a_failing_step_stops_the_demo_with_one_line(tmp_path, capsys):
+    code = demo.main(["--model", str(tmp_path / "missing"), "--run-dir", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 1 and "demo failed: cannot load model" in err and "Traceback" not in err
