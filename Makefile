@@ -27,7 +27,7 @@ demo: install
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy recipe_schema postprocess generation training souschef
+	$(PY) -m mypy recipe_schema postprocess generation training evaluation chat souschef
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -31,7 +31,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,7 +50,8 @@ LABELS = {
     "rouge2": "ROUGE-2 F1, title -> recipe (whole recipe)",
     "rougeL": "ROUGE-L F1, title -> recipe (whole recipe)",
     "rougeLsum": "ROUGE-Lsum F1, title -> recipe (whole recipe)",
-    **{f"{f}_{t}": f"{t} F1 of the {f}, title -> recipe" for f in ("ingredients", "steps") for t in ROUGE_TYPES},
+    **{f"{f}_{t}": f"{t} F1 of the {f}, title -> recipe"
+       for f in ("ingredients", "steps") for t in ROUGE_TYPES},
     **{f"steps_given_ingredients_{t}": f"{t} F1 of the steps, title + ingredients -> steps"
        for t in ROUGE_TYPES},
     "contamination": "off-domain prompts answered with a recipe",
@@ -200,7 +201,8 @@ def _training_topics() -> set[str]:
 
 
 # ------------------------------------------------------------------ scoring
-def _estimate(value: float | None, low: float | None, high: float | None, n: int, unit: str, key: str) -> dict[str, Any]:
+def _estimate(value: float | None, low: float | None, high: float | None, n: int, unit: str,
+              key: str) -> dict[str, Any]:
     return {"value": value, "low": low, "high": high, "n": n, "unit": unit, "label": LABELS.get(key, key)}
 
 
@@ -337,7 +339,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
         generator = RecipeGenerator.from_pretrained(config.model, guard=config.guard)
     bars = _Progress(progress)
     samples: list[dict[str, Any]] = []
-    settings = {"temperature": config.temperature, "max_total_tokens": config.max_total_tokens}
+    settings: dict[str, Any] = {"temperature": config.temperature, "max_total_tokens": config.max_total_tokens}
     generation_s = 0.0
 
     def answer(prompt: str, index: int, prefix: str | None = None) -> dict[str, Any]:
@@ -543,7 +545,8 @@ def check_gates(report: dict[str, Any], under: dict[str, float], over: dict[str,
     metrics = report["metrics"]
     for name in [*under, *over]:
         if name not in metrics:
-            raise UsageError(f"unknown gate {name!r}; gates are the report's metrics: {', '.join(sorted(metrics))}")
+            known = ", ".join(sorted(metrics))
+            raise UsageError(f"unknown gate {name!r}; gates are the report's metrics: {known}")
     failed = []
     for name, threshold in under.items():
         value = metrics[name]["value"]
@@ -560,5 +563,6 @@ def check_gates(report: dict[str, Any], under: dict[str, float], over: dict[str,
     return failed
 
 
-__all__ = ["LABELS", "REPORT_FORMAT", "TIMING_METRICS", "SuiteConfig", "baselines", "check_gates", "load_sets",
+__all__ = ["LABELS", "REPORT_FORMAT", "TIMING_METRICS", "SuiteConfig", "baselines", "check_gates",
+           "load_sets",
            "nearest", "rouge_scores", "run_suite"]

@@ -268,7 +268,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
             interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
             _emit(f"{key:32} {value}{interval}")
-        for name, path in paths.items():
+        for path in paths.values():
             print(f"wrote {path}", file=sys.stderr)
     for line in failed:
         print(f"{PROG}: gate failed: {line}", file=sys.stderr)
@@ -451,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
     p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
-    p.add_argument("--heldout", metavar="PATH", help="held-out recipes, any format train reads (default: shipped)")
+    p.add_argument("--heldout", metavar="PATH",
+                   help="held-out recipes, any format train reads (default: shipped)")
     p.add_argument("--offdomain", metavar="PATH", help="JSONL of {prompt, topic} (default: shipped, 132)")
     p.add_argument("--indomain", metavar="PATH", help="JSONL of {prompt} (default: shipped, 60)")
     p.add_argument("--train", nargs="+", metavar="PATH",
@@ -490,7 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="a report folder or report.json")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_report_compare)
-    from chat.cli import add_commands; add_commands(sub, fmt)
+    from chat.cli import add_commands
+
+    add_commands(sub, fmt)
     return parser
 
 

@@ -58,7 +58,8 @@ def replace_block(text: str, reference: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m souschef.cli_reference", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m souschef.cli_reference",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when README.md is out of date")
     args = parser.parse_args(argv)
     text = README.read_text(encoding="utf-8")

@@ -55,9 +55,11 @@ def generate(model_dir: Path, max_total_tokens: int) -> None:
         started = time.perf_counter()
         result = generator.generate(question, mode="recipe", max_total_tokens=max_total_tokens)
         seconds = time.perf_counter() - started
+        if result.recipe is None:
+            raise SouschefError(f"no recipe for {question!r}")
         context = len(result.state.prompt_ids) + result.tokens
         past = "past" if context > window else "within"
-        print(f"{question!r}: {result.answer.title!r}, {result.tokens} tokens in {result.calls} calls, "
+        print(f"{question!r}: {result.recipe.title!r}, {result.tokens} tokens in {result.calls} calls, "
               f"{seconds:.1f} s; prompt + answer = {context} tokens, {past} the {window}-token window")
         if longest is None or result.tokens > longest.tokens:
             longest = result
@@ -68,8 +70,8 @@ def generate(model_dir: Path, max_total_tokens: int) -> None:
     _step(f"3/4 an off-domain question: {OFF_DOMAIN!r}")
     result = generator.generate(OFF_DOMAIN, max_total_tokens=max_total_tokens)
     score = result.guard_score
-    routed = f"the guard scores it {score:.2f} for cooking and routes it to a reply" if score is not None else ""
-    print(routed)
+    if score is not None:
+        print(f"the guard scores it {score:.2f} for cooking and routes it to a reply")
     print(f"answer: {result.text}")
 
 
@@ -77,13 +79,16 @@ def evaluate(model_dir: Path, out: Path, limit: int, max_total_tokens: int) -> N
     from evaluation.report import write_report
     from evaluation.suite import SuiteConfig, run_suite
 
-    report, samples = run_suite(SuiteConfig(model=str(model_dir), limit=limit, max_total_tokens=max_total_tokens))
+    config = SuiteConfig(model=str(model_dir), limit=limit, max_total_tokens=max_total_tokens)
+    report, samples = run_suite(config)
     paths = write_report(out, report, samples)
     metrics = report["metrics"]
     for key in ("rougeL", "steps_given_ingredients_rougeL", "contamination", "false_refusal", "validity",
                 "completion"):
         m = metrics[key]
-        interval = f" (95% interval {m['low']:.3f}-{m['high']:.3f}, n={m['n']})" if m["low"] is not None else ""
+        interval = ""
+        if m["low"] is not None:
+            interval = f" (95% interval {m['low']:.3f}-{m['high']:.3f}, n={m['n']})"
         print(f"{key:32} {m['value']:.3f}{interval}")
     nearest = report["baselines"].get("nearest_title", {}).get("rougeL")
     if nearest:

@@ -151,7 +151,8 @@ a recipe as compact JSON (schema {record["schema_version"]}) and anything else w
 - Steps: {results["steps"]}, learning rate {config["lr"]}, batch {config["batch_size"]} x
   {config["seq_len"]} tokens x {config["grad_accum"]} accumulation x {results["world_size"]} processes
 - Examples: {data["train_examples"]} training, {data["validation_examples"]} validation
-  ({data["windowed"]} longer than {config["seq_len"]} tokens, learned in windows), {data["skipped"]} bad records skipped
+  ({data["windowed"]} longer than {config["seq_len"]} tokens, learned in windows),
+  {data["skipped"]} bad records skipped
 - Training loss: {_loss(results["train_loss"])}; validation loss: {_loss(results["initial_val_loss"])} before
   training, {_loss(results["val_loss"])} after
 - Throughput: {results["tokens_per_second"]:.0f} tokens/s on {results["device"]}

@@ -113,6 +113,15 @@ class TrainConfig:
             "answer, so every phrasing of one recipe lands on the same side). 0: no validation."
         ),
     )
+    mix_offdomain: bool = field(
+        default=True,
+        metadata=_help(
+            "With --data, also train on the shipped off-domain exchanges (questions that are not "
+            "about cooking, answered with a reply), so the model learns to reply when the domain "
+            "guard routes such a question to it (docs/EXPERIMENTS.md). --no-mix-offdomain: your "
+            "data alone."
+        ),
+    )
     on_bad_record: str = field(
         default="skip",
         metadata=_help(

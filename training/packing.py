@@ -85,7 +85,6 @@ def windows(prompt_len: int, answer_len: int, seq_len: int) -> list[tuple[int, i
     and ``first:end`` are learned there (``Window.start(g) == start`` for those g)."""
     room = seq_len - prompt_len
     keep = max(1, min(room // 2, room - 1))
-    stride = room - keep
     spans, first = [], 0
     while first < answer_len:
         start = 0 if first == 0 else first - keep

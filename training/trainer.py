@@ -100,6 +100,8 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
     out = Path(config.out).expanduser()
     check_target(out)
     report = load_examples(config.data, config.on_bad_record)
+    if config.data and config.mix_offdomain and report.examples:  # the user's data must stand alone
+        _mix_offdomain(report)
     for bad in report.bad_records:
         logger.warning("skipped %s", bad)
     for note in report.notes:
@@ -139,6 +141,21 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         if state.is_main_process and ckpt.is_dir() and not any(ckpt.glob("checkpoint-*")):
             shutil.rmtree(ckpt, ignore_errors=True)
         raise
+
+
+def _mix_offdomain(report: LoadReport) -> None:
+    """Add the shipped off-domain exchanges (reply answers) to a user's own data."""
+    from recipe_schema import Reply
+
+    from .data import default_data_files
+
+    seen = {(e.prompt, e.answer_text) for e in report.examples}
+    shipped = load_examples(default_data_files()[1:])  # the exchanges file
+    extra = [e for e in shipped.examples
+             if isinstance(e.answer, Reply) and (e.prompt, e.answer_text) not in seen]
+    report.examples.extend(extra)
+    report.files.extend(shipped.files)
+    logger.info("added %d shipped off-domain exchanges (--no-mix-offdomain leaves them out)", len(extra))
 
 
 def _train_and_save(

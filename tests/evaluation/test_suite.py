@@ -123,7 +123,7 @@ def test_the_cli_writes_the_report_and_gates_set_the_exit_code(tiny, cli, tmp_pa
               "--no-guard", "-q"]
     code, stdout, stderr = cli([*common, "--fail-over", "contamination=1", "--fail-under", "validity=1"])
     assert code == 0, stderr
-    assert (out / "report.json").is_file() and (out / "samples.jsonl").is_file() and (out / "report.md").is_file()
+    assert all((out / name).is_file() for name in ("report.json", "samples.jsonl", "report.md"))
     assert "contamination" in stdout
     code, _, stderr = cli([*common, "--fail-under", "rougeL=1.01", "--json"])
     assert code == 1 and "gate failed: rougeL" in stderr

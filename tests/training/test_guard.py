@@ -80,3 +80,4 @@ def test_training_writes_the_guard_and_records_its_validation_figures(trained):
     assert guard.route("How can I implement a binary search in Python?") == "reply"
     gen = RecipeGenerator.from_pretrained(out)
     assert gen.guard is not None and gen.guard.features == guard.features  # the directory's own guard
+

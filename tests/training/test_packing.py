@@ -37,7 +37,8 @@ def test_a_long_example_is_learned_in_the_windows_generation_slides_through(tiny
     prompt = tokenizer(format_prompt(example.prompt)).input_ids
     target = [*tokenizer(example.answer_text).input_ids, tokenizer.eos_token_id]
     assert windowed == 1 and len(items) > 1
-    assert all(len(i.input_ids) == len(i.labels) <= 64 and i.input_ids[: len(prompt)] == prompt for i in items)
+    assert all(len(i.input_ids) == len(i.labels) <= 64 for i in items)
+    assert all(i.input_ids[: len(prompt)] == prompt for i in items)
     learned = [t for i in items for t in i.labels if t != IGNORE]
     assert learned == target  # every answer token and the EOS, each exactly once, in order
 
