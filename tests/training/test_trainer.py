@@ -153,7 +153,7 @@ def test_bad_data_fails_cleanly_before_anything_is_written(tmp_path):
 
 
 def test_seq_len_beyond_the_context_is_a_usage_error_that_leaves_nothing(small_data, tmp_path):
-    with pytest.raises(UsageError, match="seq_len: 2048 is longer than the model's context of 1024"):
+    with pytest.raises(UsageError, match="seq_len: 2048 is longer than the model's context of 256"):
         train(tiny_config(small_data, tmp_path / "out", seq_len=2048))
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
