@@ -119,7 +119,8 @@ class TrainConfig:
             "With --data, also train on the shipped off-domain exchanges (questions that are not "
             "about cooking, answered with a reply), so the model learns to reply when the domain "
             "guard routes such a question to it (docs/EXPERIMENTS.md). --no-mix-offdomain: your "
-            "data alone."
+            "data alone.",
+            advanced=True,
         ),
     )
     on_bad_record: str = field(
