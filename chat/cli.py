@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any
 
+from souschef.cli import _positive_int  # one definition of a positive whole-number flag
+
 DEFAULT_DB = "souschef-feedback.db"
 
 
@@ -21,16 +23,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be from 1 to 65535, not {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
@@ -107,7 +99,7 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
     p.add_argument("--port", type=_port, default=7860, help="port (default 7860)")
     p.add_argument("--feedback-db", default=DEFAULT_DB, metavar="PATH",
                    help=f"SQLite file for ratings, created if missing (default {DEFAULT_DB})")
-    p.add_argument("--max-total-tokens", type=_positive, metavar="N",
+    p.add_argument("--max-total-tokens", type=_positive_int, metavar="N",
                    help="each answer closes within N tokens (default 2048)")
     p.add_argument("--mode", choices=["any", "recipe", "reply"],
                    help="force one kind of answer (default: the model and its domain guard decide)")
