@@ -85,7 +85,6 @@ def flops_per_token(n_params: int, shape: Any, seq_len: int) -> float:
 def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdir: Path) -> dict[str, float]:
     import torch
     from transformers import (
-        GPT2Config,
         GPT2LMHeadModel,
         PrinterCallback,
         ProgressCallback,
@@ -95,7 +94,7 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
 
     from training import TrainConfig
     from training.callbacks import StepTimer
-    from training.model import SHAPES, count_parameters, padded_vocab
+    from training.model import SHAPES, count_parameters, gpt2_config
     from training.packing import PackedCollator, Tokenized, packed_rows
     from training.trainer import expected_warnings, training_arguments
 
@@ -139,20 +138,9 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         raise SystemExit(f"not enough rows for {opts.steps} steps; lower --steps")
     counting = CountingCollator(collator)
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=padded_vocab(shape.vocab_size),
-            n_positions=max(shape.n_positions, opts.seq_len),  # the tiny preset's 256 grows to T
-            n_embd=shape.n_embd,
-            n_layer=shape.n_layer,
-            n_head=shape.n_head,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-            bos_token_id=0,
-            eos_token_id=0,
-        )
-    )
+    # the tiny preset's 256-token context grows to T
+    model = GPT2LMHeadModel(gpt2_config(shape, shape.vocab_size, eos=0, n_positions=max(shape.n_positions,
+                                                                                         opts.seq_len)))
     model.loss_type = "ForCausalLM"
     timer = StepTimer()
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=counting, callbacks=[timer])

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import subprocess
 import sys
@@ -338,8 +337,8 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
 
         generator = RecipeGenerator.from_pretrained(config.model, guard=config.guard)
     bars = _Progress(progress)
-    samples: list[dict[str, Any]] = []
-    settings: dict[str, Any] = {"temperature": config.temperature, "max_total_tokens": config.max_total_tokens}
+    settings: dict[str, Any] = {"temperature": config.temperature,
+                                "max_total_tokens": config.max_total_tokens}
     generation_s = 0.0
 
     def answer(prompt: str, index: int, prefix: str | None = None) -> dict[str, Any]:
@@ -380,7 +379,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
                     for k, v in rouge_scores(steps_preds, sets.heldout, ("steps",)).items()}
 
     # 3. off-domain prompts
-    from evaluation.metrics.contamination.contamination import classify, wilson_interval
+    from evaluation.metrics.contamination.contamination import classify, rates_by_topic
 
     off_rows = []
     with bars.bar(len(sets.offdomain), "off-domain prompts") as bar:
@@ -402,7 +401,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
             bar.update()
 
     all_rows = title_rows + steps_rows + off_rows + in_rows
-    latencies = sorted(r["latency_s"] for r in all_rows)
+    latencies = [r["latency_s"] for r in all_rows]
     metrics: dict[str, Any] = {}
     metrics.update(_means(title_scores, config, {}))
     metrics.update(_means(steps_scores, config, {}))
@@ -423,12 +422,9 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     metrics["tokens_per_second"] = _estimate(total_tokens / generation_s if generation_s else 0.0, None, None,
                                              total_tokens, "tokens/s", "tokens_per_second")
 
-    by_topic: dict[str, dict[str, Any]] = {}
-    for topic in sorted({r["topic"] for r in off_rows}):
-        flags = [r["contaminated"] for r in off_rows if r["topic"] == topic]
-        low, high = wilson_interval(sum(flags), len(flags))
-        by_topic[topic] = {"n": len(flags), "recipes": sum(flags), "rate": sum(flags) / len(flags),
-                           "low": low, "high": high, "seen_in_training": topic in sets.seen_topics}
+    rates = rates_by_topic([r["contaminated"] for r in off_rows], [r["topic"] for r in off_rows])
+    by_topic = {topic: {**s, "recipes": round(s["rate"] * s["n"]),
+                        "seen_in_training": topic in sets.seen_topics} for topic, s in rates.items()}
 
     samples = _samples(sets, title_rows, title_scores, steps_rows, steps_scores, off_rows, in_rows)
     report = {
@@ -478,12 +474,10 @@ def _valid(text: str) -> bool:
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolation percentile (numpy's default) of sorted ``values``."""
-    if not values:
-        return None
-    position = (len(values) - 1) * q / 100
-    lo, hi = math.floor(position), math.ceil(position)
-    return values[lo] + (values[hi] - values[lo]) * (position - lo)
+    """numpy's (linear) percentile, or None without values."""
+    import numpy as np
+
+    return float(np.percentile(values, q)) if len(values) else None
 
 
 def _samples(sets: Sets, title_rows: list[dict[str, Any]], title_scores: dict[str, list[float]],

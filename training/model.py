@@ -49,6 +49,32 @@ SHAPES = {
 }
 
 
+def gpt2_config(shape: Shape, vocab_size: int, eos: int, pad: int | None = None,
+                n_positions: int | None = None) -> Any:
+    """The ``GPT2Config`` of a preset: its shape, the vocabulary padded, no dropout.
+
+    >>> gpt2_config(SHAPES["tiny"], 4000, eos=0).n_positions, gpt2_config(SHAPES["tiny"], 4000, 0).vocab_size
+    (256, 4032)
+    """
+    from transformers import GPT2Config
+
+    return GPT2Config(
+        vocab_size=padded_vocab(vocab_size),
+        n_positions=n_positions or shape.n_positions,
+        n_embd=shape.n_embd,
+        n_layer=shape.n_layer,
+        n_head=shape.n_head,
+        # No dropout: it slows a small model's fit and these models see little data per run;
+        # overfitting is watched through the validation loss instead.
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    )
+
+
 def padded_vocab(size: int) -> int:
     """The embedding rows for ``size`` tokens: the next multiple of 64.
 
@@ -117,7 +143,7 @@ def from_scratch(
         Seeds the weight initialisation, so every process builds the same model.
     """
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
     shape = SHAPES[kind]
     if tokenizer is None:
@@ -125,21 +151,7 @@ def from_scratch(
             raise ValueError("from_scratch needs texts to train a tokenizer, or a tokenizer")
         tokenizer = train_tokenizer(texts, shape.vocab_size)
     eos, pad = tokenizer.convert_tokens_to_ids([EOS, PAD])
-    config = GPT2Config(
-        vocab_size=padded_vocab(len(tokenizer)),
-        n_positions=shape.n_positions,
-        n_embd=shape.n_embd,
-        n_layer=shape.n_layer,
-        n_head=shape.n_head,
-        # No dropout: it slows a small model's fit and these models see little data per run;
-        # overfitting is watched through the validation loss instead.
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-        bos_token_id=eos,
-        eos_token_id=eos,
-        pad_token_id=pad,
-    )
+    config = gpt2_config(shape, len(tokenizer), eos, pad)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = GPT2LMHeadModel(config)

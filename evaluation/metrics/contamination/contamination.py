@@ -244,10 +244,11 @@ def by_topic(answers: Sequence[str | None], topics: Sequence[str]) -> dict[str, 
     """
     if len(answers) != len(topics):
         raise ValueError(f"{len(answers)} answers but {len(topics)} topics")
-    return _group([classify(a)[0] for a in answers], topics)
+    return rates_by_topic([classify(a)[0] for a in answers], topics)
 
 
-def _group(flags: Sequence[bool], topics: Sequence[str]) -> dict[str, dict[str, float]]:
+def rates_by_topic(flags: Sequence[bool], topics: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``by_topic`` for flags already computed (``{topic: {"rate", "low", "high", "n"}}``)."""
     grouped: dict[str, list[bool]] = {}
     for flag, topic in zip(flags, topics, strict=True):
         grouped.setdefault(topic, []).append(flag)
@@ -291,7 +292,7 @@ class Contamination(evaluate.Metric):
         if topics is not None:
             if len(topics) != len(answers):
                 raise ValueError(f"{len(answers)} answers but {len(topics)} topics")
-            for topic, s in _group(flags, topics).items():
+            for topic, s in rates_by_topic(flags, topics).items():
                 result[f"contamination_rate/{topic}"] = s["rate"]
                 result[f"contamination_low/{topic}"] = s["low"]
                 result[f"contamination_high/{topic}"] = s["high"]
