@@ -10,7 +10,13 @@ Reports, as medians over --repeats runs:
 3. grammar build time cold and cached, for an ~8k and a ~50k byte-level vocabulary
    (no GPT-2 tokenizer can be downloaded here: a BPE trained on the Python
    standard library's source gives a ~50k one);
-4. total time against answer length, past the context window (linear, not quadratic).
+4. total time against answer length, past the context window (linear, not quadratic);
+5. with --batch B > 1: the same comparison for B answers decoded together (one forward
+   of B rows per token). ``RecipeGenerator.generate_batch`` runs prompts one after
+   another, so this arm is the bench's own batched loop over the same grammar: each
+   row has its grammar state and its mask (a cached boolean row per state, stacked),
+   and both arms bring the B chosen ids to the host every step, as any loop that
+   tracks per-row state must. The rows share the prompt and decode greedily.
 """
 from __future__ import annotations
 
@@ -103,12 +109,74 @@ def constrained(gen, n_tokens: int, device: str) -> tuple[float, float]:
     """Greedy recipe closing within n_tokens; (seconds, mask seconds) scaled to n_tokens."""
     sync(device)
     t0 = time.perf_counter()
+    # no repetition penalty: the unconstrained arm has none, so the difference is the grammar's
     result = gen.generate(PROMPT, mode="recipe", temperature=0.0, max_total_tokens=n_tokens,
-                          max_new_tokens_per_call=n_tokens)
+                          max_new_tokens_per_call=n_tokens, repetition_penalty=1.0)
     sync(device)
     elapsed = time.perf_counter() - t0
     assert result.finished and result.tokens >= n_tokens - 2, (result.tokens, n_tokens)
     return elapsed * n_tokens / result.tokens, result.timings.mask_s * n_tokens / result.tokens
+
+
+def batched(gen, n_tokens: int, device: str, batch: int, masked: bool) -> float:
+    """Seconds to decode n_tokens for each of ``batch`` rows in one batched loop.
+
+    ``masked``: each row follows the recipe grammar (the budget steering it shut by
+    n_tokens, as ``Decoder`` does); otherwise plain argmax over the vocabulary.
+    """
+    import numpy as np
+
+    grammar = gen.grammar("recipe")
+    model = gen.model
+    vocab = model.config.vocab_size
+    prompt = gen.tokenizer(PROMPT)["input_ids"]
+    rows: dict[int, torch.Tensor] = {}  # grammar state -> allowed row (bool, V), cached
+
+    def allowed_row(state: int, remaining: int) -> torch.Tensor:
+        table = grammar.table(state)
+        steer = remaining - 1 < grammar.max_next_dist
+        if not steer and state in rows:
+            return rows[state]
+        ids = table.ids[table.next_dist <= remaining - 1] if steer else table.ids
+        row = np.zeros(vocab, dtype=bool)
+        row[ids] = True
+        if table.final or ids.size == 0:
+            row[grammar.eos_id] = True
+        out = torch.from_numpy(row).to(device)
+        if not steer:
+            rows[state] = out
+        return out
+
+    import inspect
+
+    cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    states = [grammar.initial_state] * batch
+    done = [False] * batch
+    ids = torch.tensor([prompt] * batch, device=device)
+    sync(device)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        out = model(input_ids=ids, use_cache=True)
+        for g in range(n_tokens):
+            logits = out.logits[:, -1]
+            if masked:
+                mask = torch.stack([allowed_row(s, n_tokens - g) for s in states])
+                logits = logits.masked_fill(~mask, float("-inf"))
+            chosen = torch.argmax(logits, dim=-1)
+            tokens = chosen.tolist()
+            if masked:
+                for i, token in enumerate(tokens):
+                    if done[i] or token == grammar.eos_id:
+                        done[i] = True
+                        continue
+                    states[i] = grammar.next_state(states[i], token)
+            cache = getattr(out, "cache", None) or out.past_key_values
+            out = model(input_ids=chosen[:, None], **{cache_arg: cache}, use_cache=True)
+    sync(device)
+    elapsed = time.perf_counter() - t0
+    if masked:  # every row closed its recipe within the budget
+        assert all(d or grammar.table(s).final for d, s in zip(done, states, strict=True)), states
+    return elapsed
 
 
 def grammar_times(tok, repeats: int) -> dict[str, float]:
@@ -143,6 +211,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=400, help="tokens per timed generation")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="also time B rows decoded together (B > 1; the 50k vocabulary)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -182,6 +252,25 @@ def main() -> None:
             figures["overhead"].append(row)
             log("overhead:", row)
 
+    if args.batch > 1:
+        with tempfile.TemporaryDirectory() as tmp:
+            import os
+            os.environ["SOUSCHEF_CACHE_DIR"] = tmp
+            gen = RecipeGenerator(build_model(tok50k, args.preset, args.device), tok50k)
+            for masked in (False, True):  # warm up
+                batched(gen, 16, args.device, args.batch, masked)
+            free, masked_s = [], []
+            for _ in range(args.repeats):
+                free.append(batched(gen, args.tokens, args.device, args.batch, False))
+                masked_s.append(batched(gen, args.tokens, args.device, args.batch, True))
+            total = args.tokens * args.batch
+            row = {"vocab": len(tok50k), "batch": args.batch,
+                   "unconstrained_tok_s": total / statistics.median(free),
+                   "constrained_tok_s": total / statistics.median(masked_s)}
+            row["overhead"] = row["unconstrained_tok_s"] / row["constrained_tok_s"] - 1
+            figures["batched"] = row
+            log("batched:", row)
+
     with tempfile.TemporaryDirectory() as tmp:
         import os
         os.environ["SOUSCHEF_CACHE_DIR"] = tmp
@@ -210,6 +299,11 @@ def main() -> None:
     for r in figures["overhead"]:
         print(f"| {r['vocab']} | {r['unconstrained_tok_s']:.0f} | {r['constrained_tok_s']:.0f} | "
               f"{100 * r['overhead']:+.1f}% | {r['mask_us_per_token']:.0f} |")
+    if "batched" in figures:
+        b = figures["batched"]
+        print(f"\nbatch {b['batch']} (vocab {b['vocab']}): "
+              f"unconstrained {b['unconstrained_tok_s']:.0f} tok/s, "
+              f"constrained {b['constrained_tok_s']:.0f} tok/s, overhead {100 * b['overhead']:+.1f}%")
     print(f"\nlength (n_positions={figures['length']['n_positions']}, 8k vocab):")
     print("| tokens | seconds | ms/token |")
     print("|---|---|---|")
