@@ -8,6 +8,12 @@ Package data, installed with souschef, so that ``make demo`` and
 - ``exchanges.jsonl``: chat exchanges ``{"prompt", "answer", "topic"}``; the answer
   is a ``Recipe`` (in-domain questions phrased many ways) or a ``Reply``
   (off-domain questions: programming, mathematics, history, ...).
+- ``guard_cooking.jsonl`` / ``guard_offdomain.jsonl``: prompts ``{"prompt", "topic"}``
+  for the domain guard alone (no answers): cooking questions naming dishes of 69
+  cuisines, techniques, equipment and kitchen problems; and questions of 42 other
+  topics, some using kitchen words in another sense ("the recipe for a good CV",
+  browser cookies). None of the six topics the evaluation keeps unseen (automotive,
+  pets, film, philosophy, home repair, gaming) is among them.
 - ``eval_offdomain.jsonl`` / ``eval_indomain.jsonl``: evaluation prompts
   ``{"prompt", "topic"}``, disjoint from everything above.
 - ``examples/``: single recipe documents for the CLI and the demo.
@@ -20,6 +26,8 @@ from pathlib import Path
 RECIPES = "recipes.jsonl"
 HELDOUT = "heldout.jsonl"
 EXCHANGES = "exchanges.jsonl"
+GUARD_COOKING = "guard_cooking.jsonl"
+GUARD_OFFDOMAIN = "guard_offdomain.jsonl"
 EVAL_OFFDOMAIN = "eval_offdomain.jsonl"
 EVAL_INDOMAIN = "eval_indomain.jsonl"
 

@@ -189,13 +189,14 @@ def load_sets(config: SuiteConfig) -> Sets:
 
 
 def _training_topics() -> set[str]:
-    """Off-domain topics of the shipped training exchanges (what guard and model saw)."""
+    """Off-domain topics of the shipped exchanges and guard prompts (what guard and model saw)."""
     import corpus
 
     topics = set()
-    for line in corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            topics.add(json.loads(line).get("topic", ""))
+    for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
+        for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                topics.add(json.loads(line).get("topic", ""))
     return topics - {"", "cooking"}
 
 

@@ -1,10 +1,13 @@
 """The domain guard alone (no language model): leave-one-topic-out and the evaluation sets.
 
-(a) Leave one topic out: for each of the 12 off-domain topics of ``corpus.EXCHANGES``,
+(a) Leave one topic out: for each off-domain topic of ``corpus.EXCHANGES`` and ``GUARD_OFFDOMAIN``,
     train the guard without that topic's prompts and measure the share of the topic's
-    exchange prompts, and of its ``corpus.EVAL_OFFDOMAIN`` prompts, classified as cooking.
+    training prompts, and of its ``corpus.EVAL_OFFDOMAIN`` prompts, classified as cooking.
 (b) The shipped guard (``generation/guard.json``) on ``corpus.EVAL_OFFDOMAIN`` per topic,
     the 6 topics absent from training apart, and on ``corpus.EVAL_INDOMAIN`` (false refusals).
+(c) An independent check of false refusals, where ``../shared/data/public-domain-recipes``
+    is present: the 370 titles of those real cookbook recipes, which no guard data was
+    written from, asked four ways ("How do I make {title}?", ...).
 
 Rates come with Wilson 95% intervals. The evaluation sets are only ever scored here.
 
@@ -19,6 +22,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import corpus
@@ -42,7 +46,8 @@ def rows(name: str) -> list[dict[str, Any]]:
 
 def leave_one_topic_out() -> dict[str, Any]:
     """Train without each off-domain topic in turn; how much of it does the guard let through?"""
-    topic_of = {e["prompt"].strip(): e["topic"] for e in rows(corpus.EXCHANGES)}
+    topic_of = {e["prompt"].strip(): e["topic"]
+                for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN) for e in rows(name)}
     examples = guard_examples()
     offdomain = defaultdict(list)
     for e in rows(corpus.EVAL_OFFDOMAIN):
@@ -84,6 +89,24 @@ def shipped_guard() -> dict[str, Any]:
     }
 
 
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "public-domain-recipes"
+TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook {}",
+                   "Can you give me a recipe for {}?")
+
+
+def shared_titles(guard: DomainGuard) -> dict[str, Any] | None:
+    """False refusals on questions naming the shared public-domain recipes (None: data absent)."""
+    files = [SHARED / "train.jsonl", SHARED / "val.jsonl"]
+    if not all(f.is_file() for f in files):
+        return None
+    titles = [json.loads(line)["title"] for f in files
+              for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    per_template = {t: rate([not guard.is_cooking(t.format(title)) for title in titles])
+                    for t in TITLE_QUESTIONS}
+    pooled = rate([not guard.is_cooking(t.format(title)) for t in TITLE_QUESTIONS for title in titles])
+    return {"titles": len(titles), "templates": per_template, "pooled": pooled}
+
+
 def _cell(r: dict[str, Any]) -> str:
     return f"{r['rate']:.3f} [{r['low']:.3f}, {r['high']:.3f}] ({r['k']}/{r['n']})"
 
@@ -91,7 +114,7 @@ def _cell(r: dict[str, Any]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     loto, shipped = results["leave_one_topic_out"], results["shipped"]
     lines = ["### (a) Leave one topic out (share classified as cooking, Wilson 95%)", "",
-             "| topic left out | its exchange prompts | its eval_offdomain prompts | threshold |",
+             "| topic left out | its training prompts | its eval_offdomain prompts | threshold |",
              "|---|---|---|---|"]
     for topic, r in loto["topics"].items():
         cells = [topic, _cell(r["exchanges"]), _cell(r["eval_offdomain"]), f"{r['threshold']:.3f}"]
@@ -111,6 +134,14 @@ def markdown(results: dict[str, Any]) -> str:
         "", "Off-domain prompts let through: "
         + ("; ".join(f"`{p}`" for p in shipped["passed_offdomain"]) or "none"),
     ]
+    titles = results.get("shared_titles")
+    lines += ["", "### (c) False refusals on the shared public-domain recipe titles", ""]
+    if titles is None:
+        lines.append("../shared/data/public-domain-recipes is absent: skipped.")
+    else:
+        lines += ["| question | refused |", "|---|---|"]
+        lines += [f"| `{t}` | {_cell(r)} |" for t, r in titles["templates"].items()]
+        lines.append(f"| **all** ({titles['titles']} titles) | {_cell(titles['pooled'])} |")
     return "\n".join(lines)
 
 
@@ -119,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = {"leave_one_topic_out": leave_one_topic_out(), "shipped": shipped_guard()}
+    results = {"leave_one_topic_out": leave_one_topic_out(), "shipped": shipped_guard(),
+               "shared_titles": shared_titles(DomainGuard.default())}
     print(f"evaluated in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     print(json.dumps(results, indent=2) if args.json else markdown(results))
     return 0

@@ -47,7 +47,7 @@ class AnalyzerSettings:
     """How a prompt becomes features; saved with the guard so inference analyzes alike."""
 
     word_ngrams: tuple[int, int] = (1, 2)  # word n-grams, both ends included
-    char_ngrams: tuple[int, int] = (2, 5)  # n-grams of each word padded with spaces (char_wb)
+    char_ngrams: tuple[int, int] = (3, 5)  # n-grams of each word padded with spaces (char_wb)
 
     def __post_init__(self) -> None:
         for name in ("word_ngrams", "char_ngrams"):
@@ -242,14 +242,16 @@ class DomainGuard:
     # ---------------------------------------------------------------- training
     @classmethod
     def fit(cls, prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: float = 0.2,
-            C: float = 10.0, min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
+            generated: Sequence[bool] | None = None, generated_weight: float = 1.0, C: float = 10.0,
+            min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
             info: dict[str, Any] | None = None) -> DomainGuard:
         """Train a guard (needs scikit-learn) and choose its threshold on held-out prompts.
 
-        Prompts whose ``split_key`` is below ``validation_fraction`` are held out; the
-        classifier is trained on the others (classes weighted to balance), and the
-        threshold is chosen on the held-out ones by ``choose_threshold``. The guard keeps
-        the classifier trained without them, so its validation figures are honest.
+        Prompts whose ``split_key`` is below ``validation_fraction`` are held out (never
+        a generated one); the classifier is trained on the others (classes weighted to
+        balance), and the threshold is chosen on the held-out ones by ``choose_threshold``.
+        The guard keeps the classifier trained without them, so its validation figures
+        are honest.
 
         Parameters
         ----------
@@ -257,6 +259,12 @@ class DomainGuard:
             The prompts and whether each is about cooking (``True``) or not.
         validation_fraction
             The share of prompts held out to choose the threshold (0: threshold 0.5).
+        generated
+            Per prompt, whether it was made from a template (questions from recipe titles
+            and ingredients): such prompts are only trained on. The threshold is chosen
+            on prompts people wrote, which is what the guard meets in use.
+        generated_weight
+            The training weight of a generated prompt (a written one weighs 1).
         C
             Inverse regularization strength of the logistic regression.
         min_df
@@ -274,7 +282,10 @@ class DomainGuard:
         if not 0 <= validation_fraction < 1:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
         pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
-        held = [split_key(p) < validation_fraction for p, _ in pairs]
+        made = list(generated) if generated is not None else [False] * len(pairs)
+        if len(made) != len(pairs):
+            raise UsageError(f"{len(pairs)} prompts but {len(made)} generated flags")
+        held = [split_key(p) < validation_fraction and not g for (p, _), g in zip(pairs, made, strict=True)]
         train = [pair for pair, h in zip(pairs, held, strict=True) if not h]
         val = [pair for pair, h in zip(pairs, held, strict=True) if h]
         kinds = Counter(y for _, y in train)
@@ -284,7 +295,9 @@ class DomainGuard:
                 f"{kinds[True]} and {kinds[False]}"
             )
         texts, ys = [p for p, _ in train], [y for _, y in train]
-        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df)
+        weights = [generated_weight if g else 1.0
+                   for g, h in zip(made, held, strict=True) if not h]
+        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings)
         if val:
             figures = choose_threshold(guard.scores([p for p, _ in val]), [y for _, y in val])
@@ -295,7 +308,8 @@ class DomainGuard:
             **(info or {}),
             "train": {"cooking": kinds[True], "other": kinds[False]},
             "validation": figures,
-            "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df},
+            "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df,
+                           "generated_weight": generated_weight, "generated": sum(made)},
         }
         return guard
 
@@ -320,7 +334,7 @@ class DomainGuard:
 
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
                 settings: AnalyzerSettings = AnalyzerSettings(), C: float = 10.0,
-                min_df: int = 1) -> tuple[Any, Any]:
+                min_df: int = 1, sample_weight: Sequence[float] | None = None) -> tuple[Any, Any]:
     """The fitted scikit-learn ``(TfidfVectorizer, LogisticRegression)`` a guard is made from."""
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -336,7 +350,7 @@ def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
     x = vectorizer.fit_transform(list(prompts))
     y = np.asarray([int(bool(v)) for v in labels])
     classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)  # lbfgs: deterministic
-    classifier.fit(x, y)
+    classifier.fit(x, y, sample_weight=None if sample_weight is None else np.asarray(sample_weight))
     return vectorizer, classifier
 
 

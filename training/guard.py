@@ -2,7 +2,9 @@
 
 The guard (``generation.guard.DomainGuard``) learns "is this prompt about cooking?"
 from the prompts of chat exchanges (an answer that is a recipe: cooking; a reply:
-not) and from cooking questions made from recipes: ``questions_for(title)`` and
+not), from the guard's own prompt lists (``corpus.GUARD_COOKING``, ``corpus.GUARD_OFFDOMAIN``:
+dishes of many cuisines, kitchen problems, and 42 other topics) and from cooking questions
+made from recipes: ``questions_for(title)`` and
 questions built from a recipe's ingredients ("I have chickpeas and spinach, what can
 I cook?"), so that it knows the many ways people ask for food. The evaluation prompt
 sets (``corpus.EVAL_OFFDOMAIN``, ``corpus.EVAL_INDOMAIN``) are never used.
@@ -27,6 +29,10 @@ from generation.guard import GUARD_FILE, DomainGuard
 from .prompts import questions_for
 
 QUESTIONS_PER_TITLE = 3
+# Generated questions weigh less than written prompts in training: thousands of
+# "recipe for X" questions otherwise teach that any "recipe" is cooking ("the recipe for
+# a good CV"). Chosen by experiments/guard_select.py (cross-validation, unseen topics).
+GENERATED_WEIGHT = 0.3
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -145,8 +151,9 @@ def guard_examples(
         their ingredients (``ingredient_questions``) and description, cuisine and tags
         (``description_questions``); their titles go in ``recipe_titles``.
     shipped
-        Include the shipped exchanges and recipes (``corpus.EXCHANGES``, ``corpus.RECIPES``;
-        never the held-out recipes nor the evaluation prompt sets).
+        Include the shipped exchanges, guard prompts and recipes (``corpus.EXCHANGES``,
+        ``corpus.GUARD_COOKING``, ``corpus.GUARD_OFFDOMAIN``, ``corpus.RECIPES``; never
+        the held-out recipes nor the evaluation prompt sets).
 
     Returns
     -------
@@ -184,9 +191,17 @@ def build_guard(
     shipped: bool = True,
     **fit_options: Any,
 ) -> DomainGuard:
-    """Train a guard on ``guard_examples(...)`` (see there); ``fit_options`` go to ``DomainGuard.fit``."""
-    examples = guard_examples(extra_exchange_prompts, recipe_titles, recipes, shipped)
-    return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], **fit_options)
+    """Train a guard on ``guard_examples(...)`` (see there); ``fit_options`` go to ``DomainGuard.fit``.
+
+    The questions generated from recipes are only trained on: the threshold is chosen on
+    held-out prompts that people wrote (exchanges, the guard's prompt lists, ``extra_exchange_prompts``).
+    """
+    extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
+    examples = guard_examples(extra, recipe_titles, recipes, shipped)
+    written = {p.strip() for p, _ in (_shipped()[0] if shipped else [])} | {p.strip() for p, _ in extra}
+    fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
+    return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
+                           generated=[p not in written for p, _ in examples], **fit_options)
 
 
 def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
@@ -220,15 +235,17 @@ def guard_summary(guard: DomainGuard) -> dict[str, Any]:
 
 
 def _shipped() -> tuple[list[tuple[str, bool]], list[dict[str, Any]]]:
-    """The shipped exchanges as (prompt, is_cooking) and the shipped training recipes."""
+    """The shipped exchanges and guard prompts as (prompt, is_cooking), and the training recipes."""
     import corpus
 
     def rows(name: str) -> list[dict[str, Any]]:
         text = corpus.path(name).read_text(encoding="utf-8")
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-    exchanges = [(e["prompt"], "reply" not in e["answer"]) for e in rows(corpus.EXCHANGES)]
-    return exchanges, rows(corpus.RECIPES)
+    prompts = [(e["prompt"], "reply" not in e["answer"]) for e in rows(corpus.EXCHANGES)]
+    prompts += [(e["prompt"], True) for e in rows(corpus.GUARD_COOKING)]
+    prompts += [(e["prompt"], False) for e in rows(corpus.GUARD_OFFDOMAIN)]
+    return prompts, rows(corpus.RECIPES)
 
 
 def main(argv: list[str] | None = None) -> int:

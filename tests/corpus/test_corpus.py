@@ -59,6 +59,32 @@ def test_evaluation_prompts_are_disjoint_from_training_prompts():
         assert overlap < 0.55, e["prompt"]
 
 
+UNSEEN_TOPICS = {"automotive", "pets", "film", "philosophy", "home-repair", "gaming"}
+
+
+def test_the_guard_prompt_lists_are_well_formed_and_broad():
+    cooking, other = rows(corpus.GUARD_COOKING), rows(corpus.GUARD_OFFDOMAIN)
+    for row in cooking + other:
+        assert set(row) == {"prompt", "topic"} and row["prompt"].strip(), row
+    assert len(cooking) >= 500 and {r["topic"] for r in cooking} == {"cooking"}
+    assert len(other) >= 500 and len({r["topic"] for r in other}) >= 40
+    prompts = [r["prompt"].strip() for r in cooking + other]
+    assert len(set(prompts)) == len(prompts)
+
+
+def test_the_topics_the_evaluation_keeps_unseen_stay_unseen():
+    trained = {e["topic"] for e in rows(corpus.EXCHANGES) + rows(corpus.GUARD_OFFDOMAIN)}
+    evaluated = {e["topic"] for e in rows(corpus.EVAL_OFFDOMAIN)}
+    assert evaluated - trained == UNSEEN_TOPICS
+
+
+def test_evaluation_prompts_are_disjoint_from_the_guard_prompts():
+    train = [words(e["prompt"]) for e in rows(corpus.GUARD_COOKING) + rows(corpus.GUARD_OFFDOMAIN)]
+    for e in rows(corpus.EVAL_OFFDOMAIN) + rows(corpus.EVAL_INDOMAIN):
+        w = words(e["prompt"])
+        assert max(len(w & t) / len(w | t) for t in train) < 0.55, e["prompt"]
+
+
 def test_the_seed_question_is_in_the_evaluation_set():
     prompts = [e["prompt"] for e in rows(corpus.EVAL_OFFDOMAIN)]
     assert "How can I implement a binary search algorithm in Python?" in prompts

@@ -10,8 +10,8 @@ import pytest
 
 import corpus
 from generation import DomainGuard, GenerationState, RecipeGenerator
-from generation.guard import AnalyzerSettings, analyze, fit_sklearn
-from recipe_schema import ModelLoadError, Recipe, Reply
+from generation.guard import AnalyzerSettings, analyze, fit_sklearn, split_key
+from recipe_schema import ModelLoadError, Recipe, Reply, UsageError
 
 
 def exchanges() -> tuple[list[str], list[bool]]:
@@ -113,6 +113,22 @@ def test_fit_holds_out_prompts_by_hash_and_records_how_the_threshold_was_chosen(
     assert validation["cooking"] + validation["other"] + sum(guard.info["train"].values()) == len(prompts)
     assert validation == shuffled.info["validation"]  # the split does not depend on order
     assert guard.threshold == validation["threshold"] and 0.05 <= guard.threshold <= 0.95
+
+
+def test_generated_prompts_are_trained_on_but_never_held_out_and_weigh_less():
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    generated = [i % 2 == 0 for i in range(len(prompts))]
+    guard = DomainGuard.fit(prompts, labels, generated=generated, generated_weight=0.5)
+    held = [split_key(p) < 0.2 and not g for p, g in zip(prompts, generated, strict=True)]
+    validation = guard.info["validation"]
+    assert validation["cooking"] + validation["other"] == sum(held)
+    assert sum(guard.info["train"].values()) == len(prompts) - sum(held)
+    assert guard.info["classifier"]["generated"] == sum(generated)
+    lighter = DomainGuard.fit(prompts, labels, generated=generated, generated_weight=0.1)
+    assert lighter.scores(prompts[:5]) != guard.scores(prompts[:5])  # the weights reach the classifier
+    with pytest.raises(UsageError, match="generated flags"):
+        DomainGuard.fit(prompts, labels, generated=generated[:-1])
 
 
 # ------------------------------------------------------------ routing in the generator

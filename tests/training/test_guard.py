@@ -26,6 +26,10 @@ def test_guard_examples_label_exchanges_by_answer_and_ask_for_every_recipe():
     for r in shipped(corpus.RECIPES):
         assert all(examples[q] for q in questions_for(r["title"], 3))
     assert any(p.startswith(("What can I make with", "I have ")) for p in examples)  # from ingredients
+    for e in shipped(corpus.GUARD_COOKING):
+        assert examples[e["prompt"].strip()] is True
+    for e in shipped(corpus.GUARD_OFFDOMAIN):
+        assert examples[e["prompt"].strip()] is False
 
 
 def test_guard_examples_never_include_the_evaluation_prompts_or_heldout_recipes():
