@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings, DomainGuard  # noqa: E402
-from training.guard import _shipped, guard_examples  # noqa: E402
+from training.guard import guard_examples, shipped_guard_data  # noqa: E402
 
 FOLDS = 5
 CANDIDATES: list[dict[str, Any]] = [
@@ -52,7 +52,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                 row = json.loads(line)
                 topic_of[row["prompt"].strip()] = row["topic"]
     examples = guard_examples()
-    written = {p.strip() for p, _ in _shipped()[0]}
+    written = {p.strip() for p, _ in shipped_guard_data()[0]}
     folds = [fold_of("topic:" + topic_of.get(p, p)) if not y else fold_of(p) for p, y in examples]
     leaked = refused = other = cooking = 0
     for k in range(FOLDS):

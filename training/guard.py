@@ -17,6 +17,7 @@ Rebuild the shipped default guard (deterministic: same data, same file)::
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import re
@@ -164,7 +165,7 @@ def guard_examples(
     titles: list[str] = []
     described: list[dict[str, Any]] = []
     if shipped:
-        exchanges, shipped_recipes = _shipped()
+        exchanges, shipped_recipes = shipped_guard_data()
         pairs += exchanges
         titles += [r["title"] for r in shipped_recipes]
         described += shipped_recipes
@@ -198,7 +199,7 @@ def build_guard(
     """
     extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
     examples = guard_examples(extra, recipe_titles, recipes, shipped)
-    written = {p.strip() for p, _ in (_shipped()[0] if shipped else [])} | {p.strip() for p, _ in extra}
+    written = {p.strip() for p, _ in [*(shipped_guard_data()[0] if shipped else ()), *extra]}
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
     return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
                            generated=[p not in written for p, _ in examples], **fit_options)
@@ -234,8 +235,12 @@ def guard_summary(guard: DomainGuard) -> dict[str, Any]:
     }
 
 
-def _shipped() -> tuple[list[tuple[str, bool]], list[dict[str, Any]]]:
-    """The shipped exchanges and guard prompts as (prompt, is_cooking), and the training recipes."""
+@functools.cache
+def shipped_guard_data() -> tuple[tuple[tuple[str, bool], ...], tuple[dict[str, Any], ...]]:
+    """The shipped exchanges and guard prompts as (prompt, is_cooking), and the training recipes.
+
+    Read once per process (package data does not change under it); do not mutate the recipes.
+    """
     import corpus
 
     def rows(name: str) -> list[dict[str, Any]]:
@@ -245,7 +250,7 @@ def _shipped() -> tuple[list[tuple[str, bool]], list[dict[str, Any]]]:
     prompts = [(e["prompt"], "reply" not in e["answer"]) for e in rows(corpus.EXCHANGES)]
     prompts += [(e["prompt"], True) for e in rows(corpus.GUARD_COOKING)]
     prompts += [(e["prompt"], False) for e in rows(corpus.GUARD_OFFDOMAIN)]
-    return prompts, rows(corpus.RECIPES)
+    return tuple(prompts), tuple(rows(corpus.RECIPES))
 
 
 def main(argv: list[str] | None = None) -> int:
