@@ -1,7 +1,8 @@
 """The domain guard alone (no language model): leave-one-topic-out and the evaluation sets.
 
 (a) Leave one topic out: for each off-domain topic of ``corpus.EXCHANGES`` and ``GUARD_OFFDOMAIN``,
-    train the guard without that topic's prompts and measure the share of the topic's
+    train the guard as the shipped one is trained (``training.guard.build_guard``) but
+    without that topic's prompts, and measure the share of the topic's
     training prompts, and of its ``corpus.EVAL_OFFDOMAIN`` prompts, classified as cooking.
 (b) The shipped guard (``generation/guard.json``) on ``corpus.EVAL_OFFDOMAIN`` per topic,
     the 6 topics absent from training apart, and on ``corpus.EVAL_INDOMAIN`` (false refusals).
@@ -28,7 +29,7 @@ from typing import Any
 import corpus
 from evaluation.metrics.contamination.contamination import wilson_interval
 from generation.guard import DomainGuard
-from training.guard import guard_examples
+from training.guard import build_guard, shipped_guard_data
 
 UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
 
@@ -48,16 +49,17 @@ def leave_one_topic_out() -> dict[str, Any]:
     """Train without each off-domain topic in turn; how much of it does the guard let through?"""
     topic_of = {e["prompt"].strip(): e["topic"]
                 for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN) for e in rows(name)}
-    examples = guard_examples()
+    written, recipes = shipped_guard_data()
+    examples = [(p.strip(), y) for p, y in written]
     offdomain = defaultdict(list)
     for e in rows(corpus.EVAL_OFFDOMAIN):
         offdomain[e["topic"]].append(e["prompt"])
     topics = sorted({topic_of[p] for p, y in examples if not y and p in topic_of})
     per_topic, pooled_ex, pooled_eval = {}, [], []
     for topic in topics:
-        kept = [(p, y) for p, y in examples if topic_of.get(p) != topic]
-        left_out = [p for p, y in examples if topic_of.get(p) == topic]
-        guard = DomainGuard.fit([p for p, _ in kept], [y for _, y in kept])
+        kept = [(p, y) for p, y in examples if y or topic_of.get(p) != topic]
+        left_out = [p for p, y in examples if not y and topic_of.get(p) == topic]
+        guard = build_guard(kept, [r["title"] for r in recipes], [dict(r) for r in recipes], shipped=False)
         flags_ex = [guard.is_cooking(p) for p in left_out]
         flags_eval = [guard.is_cooking(p) for p in offdomain[topic]]
         pooled_ex += flags_ex

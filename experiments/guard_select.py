@@ -1,20 +1,30 @@
 """Choose the guard's classifier settings by cross-validation on its training data alone.
 
-Five folds; off-domain prompts are split by topic (a fold's topics are never seen in
-training: what the guard meets in use), cooking prompts by a hash of the prompt. Each
-fold fits ``DomainGuard.fit`` (which picks its own threshold on a validation share of
-the training folds' written prompts) and counts, among the written prompts of the fold
-held out, off-domain prompts classified as cooking (contamination on unseen topics) and
-cooking prompts refused. The evaluation
-prompt sets are not read. Settings are ranked by the threshold rule's own cost,
-contamination/0.02 + false refusals/0.05.
+Five folds, repeated with four different splits (the figures are their means: one
+split's cost moves by about 0.3 from split to split). Off-domain prompts are split by topic (a fold's topics are never seen in
+training: what the guard meets in use), cooking prompts by a hash of the prompt, and
+the training recipes by a hash of their title: a fold's recipes give no generated
+question and no word to the training folds. Each fold fits ``DomainGuard.fit`` (which
+picks its own threshold on a validation share of the training folds' written prompts)
+and counts, in the fold held out:
 
-    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first
+- off-domain prompts classified as cooking (contamination on unseen topics);
+- written cooking prompts refused;
+- questions asking for the held-out recipes by title, four ways (as
+  ``experiments/guard_eval.py`` asks for the shared cookbook titles), refused: dishes
+  the guard never saw, named in words it may never have seen.
+
+The evaluation prompt sets are not read. Settings are ranked by the threshold rule's
+own cost, contamination/0.02 + false refusals/0.05, false refusals pooled over written
+prompts and title questions.
+
+    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~5 min)
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,69 +34,84 @@ sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings, DomainGuard  # noqa: E402
-from training.guard import guard_examples, shipped_guard_data  # noqa: E402
+from training.guard import guard_examples, recipe_text, shipped_guard_data  # noqa: E402
 
 FOLDS = 5
+REPEATS = 4
+TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook {}",
+                   "Can you give me a recipe for {}?")
 CANDIDATES: list[dict[str, Any]] = [
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": 0.3},  # shipped
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": 0.1},
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (2, 5))},  # the first shipped guard's
-    {"C": 3.0, "settings": AnalyzerSettings((1, 2), (2, 5))},
-    {"C": 30.0, "settings": AnalyzerSettings((1, 2), (2, 5))},
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5))},
-    {"C": 10.0, "settings": AnalyzerSettings((1, 3), (3, 6))},
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (0, 0))},
-    {"C": 30.0, "settings": AnalyzerSettings((1, 2), (0, 0))},
+    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": weight, "unknown_scale": scale}
+    for scale in (0.0, 0.1, 0.15, 0.25, 0.5) for weight in (0.3, 1.0)
 ]
 
 
-def fold_of(key: str) -> int:
-    return hashlib.sha256(key.encode("utf-8")).digest()[0] % FOLDS
+def fold_of(key: str, repeat: int = 0) -> int:
+    return hashlib.sha256(f"{repeat}:{key}".encode()).digest()[0] % FOLDS
 
 
-def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0) -> dict[str, Any]:
+def repeated(**candidate: Any) -> dict[str, Any]:
+    """``cross_validate`` over ``REPEATS`` splits: the mean of each figure, and the cost's spread."""
+    runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
+    mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
+            and k not in ("C", "generated_weight", "unknown_scale")}
+    return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
+
+
+def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
+                   unknown_scale: float = 0.0, repeat: int = 0) -> dict[str, Any]:
     topic_of = {}
     for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
         for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
                 topic_of[row["prompt"].strip()] = row["topic"]
-    examples = guard_examples()
-    written = {p.strip() for p, _ in shipped_guard_data()[0]}
-    folds = [fold_of("topic:" + topic_of.get(p, p)) if not y else fold_of(p) for p, y in examples]
-    leaked = refused = other = cooking = 0
+    written, recipes = shipped_guard_data()
+    written = [(p.strip(), y) for p, y in written]
+    leaked = refused = other = cooking = titles_refused = titles = 0
     for k in range(FOLDS):
-        train = [e for e, f in zip(examples, folds, strict=True) if f != k]
-        test = [e for e, f in zip(examples, folds, strict=True) if f == k]
-        guard = DomainGuard.fit([p for p, _ in train], [y for _, y in train], C=C, settings=settings,
-                                generated=[p not in written for p, _ in train],
-                                generated_weight=generated_weight)
-        for prompt, y in test:
-            if prompt not in written:  # scored on prompts people wrote, as in use
-                continue
-            ok = guard.is_cooking(prompt)
-            cooking += y
-            other += not y
-            refused += y and not ok
-            leaked += (not y) and ok
-    contamination, false_refusal = leaked / other, refused / cooking
-    return {"generated_weight": generated_weight, "C": C,
+        def held(prompt: str, is_cooking: bool) -> bool:
+            return (fold_of(prompt, repeat) if is_cooking else fold_of("topic:" + topic_of.get(prompt, prompt), repeat)) == k
+
+        train_recipes = [dict(r) for r in recipes if fold_of("recipe:" + r["title"], repeat) != k]
+        test_titles = [r["title"] for r in recipes if fold_of("recipe:" + r["title"], repeat) == k]
+        train_written = [(p, y) for p, y in written if not held(p, y)]
+        examples = guard_examples(train_written, [r["title"] for r in train_recipes], train_recipes,
+                                  shipped=False)
+        mine = {p for p, _ in train_written}
+        guard = DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], C=C, settings=settings,
+                                generated=[p not in mine for p, _ in examples],
+                                generated_weight=generated_weight, unknown_scale=unknown_scale,
+                                cooking_texts=[recipe_text(r) for r in train_recipes])
+        for prompt, y in written:
+            if held(prompt, y):
+                ok = guard.is_cooking(prompt)
+                cooking += y
+                other += not y
+                refused += y and not ok
+                leaked += (not y) and ok
+        for title in test_titles:
+            for template in TITLE_QUESTIONS:
+                titles += 1
+                titles_refused += not guard.is_cooking(template.format(title))
+    contamination, false_refusal = leaked / other, (refused + titles_refused) / (cooking + titles)
+    return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale,
             "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
+            "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
             "cost": contamination / TARGET_CONTAMINATION + false_refusal / TARGET_FALSE_REFUSAL,
-            "n_other": other, "n_cooking": cooking}
+            "n_other": other, "n_cooking": cooking, "n_titles": titles}
 
 
 def main() -> int:
-    results = sorted((cross_validate(c["C"], c["settings"], c.get("generated_weight", 1.0))
-                      for c in CANDIDATES), key=lambda r: r["cost"])
-    print("| generated weight | C | word n-grams | char n-grams | contamination (unseen topics) "
-          "| false refusals | cost |")
-    print("|---|---|---|---|---|---|---|")
+    results = sorted((repeated(**c) for c in CANDIDATES), key=lambda r: r["cost"])
+    print("| unknown-word scale | generated weight | C | word n-grams | char n-grams "
+          "| contamination (unseen topics) | false refusals: written | : title questions | cost (sd over splits) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['generated_weight']:g} | {r['C']:g} | {r['word']} | {r['char']} | "
-              f"{r['contamination']:.3f} ({r['n_other']}) | "
-              f"{r['false_refusal']:.3f} ({r['n_cooking']}) | {r['cost']:.2f} |")
+        print(f"| {r['unknown_scale']:g} | {r['generated_weight']:g} | {r['C']:g} | {r['word']} | {r['char']} | "
+              f"{r['contamination']:.3f} ({r['n_other']}) | {r['false_refusal_written']:.3f} ({r['n_cooking']}) | "
+              f"{r['false_refusal_titles']:.3f} ({r['n_titles']}) | {r['cost']:.2f} ({r['cost_sd']:.2f}) |", flush=True)
     return 0
 
 

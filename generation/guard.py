@@ -5,8 +5,12 @@ recipe, and schema-constrained decoding would make that answer a valid one. The 
 routes every prompt first: cooking -> generation mode ``"recipe"``, anything else ->
 ``"reply"`` (the decoder is then constrained to ``{"reply": "..."}``).
 
-The model is TF-IDF over word 1-2-grams and character 2-5-grams of each word
-(lowercased, sublinear tf, L2 norm) with a logistic regression on top. Training uses
+The model is TF-IDF over word 1-2-grams and character 3-5-grams of each word
+(lowercased, sublinear tf, L2 norm), plus one more feature, the share of a prompt's
+words that no cooking text it was trained on uses (``unknown_share``), with a logistic
+regression on top. Cooking is a closed domain and the rest of the world is not: on a
+topic the guard never saw, the topic's own words have no weight, but that they are
+unknown does. Training uses
 scikit-learn (``DomainGuard.fit``); inference does not: the guard is a JSON file
 (features, idf, weights, intercept, threshold, analyzer settings) scored here with
 numpy through ``analyze``, the same function scikit-learn was given at fit time, so
@@ -36,10 +40,11 @@ import numpy as np
 from recipe_schema import ModelLoadError, UsageError, atomic_write
 
 FORMAT = "souschef-domain-guard"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the unknown-word feature; version 1 files (without it) still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
 _WORD = re.compile(r"\w+")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,25 @@ def analyze(text: str, settings: AnalyzerSettings = AnalyzerSettings()) -> list[
     return features
 
 
+def words_of(text: str) -> list[str]:
+    """The words of a text as the guard sees them: NFKC, lowercase, no word with a digit.
+
+    >>> words_of("Bake 2 loaves at 220C, ok?")
+    ['bake', 'loaves', 'at', 'ok']
+    """
+    return [w for w in _WORD.findall(unicodedata.normalize("NFKC", text).lower()) if not _DIGIT.search(w)]
+
+
+def unknown_share(text: str, known_words: frozenset[str] | set[str]) -> float:
+    """The share of ``text``'s words (``words_of``) not in ``known_words``; 0 for no words.
+
+    >>> unknown_share("How do I braise a gasket?", {"how", "do", "i", "braise", "a"})
+    0.16666666666666666
+    """
+    words = words_of(text)
+    return sum(w not in known_words for w in words) / len(words) if words else 0.0
+
+
 def split_key(prompt: str) -> float:
     """Where a prompt falls in [0, 1): the validation split holds those below its fraction.
 
@@ -107,6 +131,9 @@ class DomainGuard:
         The analyzer's settings (see ``analyze``).
     info
         How it was made: training counts, validation figures, how the threshold was chosen.
+    known_words, unknown_weight
+        The words of the cooking texts it was trained on, and the coefficient of
+        ``unknown_share(prompt, known_words)`` (0 with no known words: no such feature).
     """
 
     features: list[str]
@@ -116,6 +143,8 @@ class DomainGuard:
     threshold: float = 0.5
     settings: AnalyzerSettings = field(default_factory=AnalyzerSettings)
     info: dict[str, Any] = field(default_factory=dict)
+    known_words: frozenset[str] = frozenset()
+    unknown_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.idf = np.asarray(self.idf, dtype=np.float64)
@@ -127,17 +156,23 @@ class DomainGuard:
         self._index = {f: i for i, f in enumerate(self.features)}
         if len(self._index) != len(self.features):
             raise ModelLoadError("guard: duplicate features")
+        self.known_words = frozenset(self.known_words)
+        if not math.isfinite(self.unknown_weight) or (self.unknown_weight and not self.known_words):
+            raise ModelLoadError("guard: the unknown-word weight must be finite and come with known words")
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
         """The probability that ``prompt`` is about cooking, in [0, 1]."""
+        z = self.intercept
+        if self.unknown_weight:
+            z += self.unknown_weight * unknown_share(prompt, self.known_words)
         counts = Counter(i for i in map(self._index.get, analyze(prompt, self.settings)) if i is not None)
-        if not counts:
-            return _sigmoid(self.intercept)
-        index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
-        x = tf * self.idf[index]
-        return _sigmoid(float(x @ self.weights[index]) / float(np.sqrt(x @ x)) + self.intercept)
+        if counts:
+            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
+            x = tf * self.idf[index]
+            z += float(x @ self.weights[index]) / float(np.sqrt(x @ x))
+        return _sigmoid(z)
 
     def scores(self, prompts: Sequence[str]) -> list[float]:
         """``score`` of each prompt, in order."""
@@ -167,7 +202,7 @@ class DomainGuard:
         return cls.load(cls.default_path())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "analyzer": {k: list(v) for k, v in asdict(self.settings).items()},
@@ -180,6 +215,9 @@ class DomainGuard:
             "idf": self.idf.tolist(),
             "weights": self.weights.tolist(),
         }
+        if self.unknown_weight:
+            data["unknown_words"] = {"weight": self.unknown_weight, "known": sorted(self.known_words)}
+        return data
 
     def save(self, path: str | Path) -> None:
         """Write the guard as JSON (atomically). Floats are written exactly (``repr``)."""
@@ -213,8 +251,8 @@ class DomainGuard:
         """A guard from ``to_dict``'s output; anything malformed is a ``ModelLoadError``."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ModelLoadError("not a souschef domain guard")
-        if data.get("version") != FORMAT_VERSION:
-            raise ModelLoadError(f"guard format version {data.get('version')!r}, expected {FORMAT_VERSION}")
+        if data.get("version") not in (1, FORMAT_VERSION):
+            raise ModelLoadError(f"guard format version {data.get('version')!r}, expected 1 or {FORMAT_VERSION}")
         try:
             analyzer = data["analyzer"]
             settings = AnalyzerSettings(**{k: tuple(v) for k, v in analyzer.items()})
@@ -232,18 +270,23 @@ class DomainGuard:
             info = data.get("info", {})
             if not isinstance(info, dict):
                 raise ValueError("info must be an object")
+            unknown = data.get("unknown_words", {"weight": 0.0, "known": []})
+            known, unknown_weight = unknown["known"], float(unknown["weight"])
+            if not isinstance(known, list) or not all(isinstance(w, str) for w in known):
+                raise ValueError("unknown_words.known must be a list of strings")
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise ModelLoadError(f"malformed guard: {what}") from None
-        return cls(features, idf, weights, intercept, threshold, settings, info)
+        return cls(features, idf, weights, intercept, threshold, settings, info, frozenset(known), unknown_weight)
 
     # ---------------------------------------------------------------- training
     @classmethod
     def fit(cls, prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: float = 0.2,
             generated: Sequence[bool] | None = None, generated_weight: float = 1.0, C: float = 10.0,
             min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
+            cooking_texts: Sequence[str] = (), unknown_scale: float = 0.0,
             info: dict[str, Any] | None = None) -> DomainGuard:
         """Train a guard (needs scikit-learn) and choose its threshold on held-out prompts.
 
@@ -269,6 +312,14 @@ class DomainGuard:
             Inverse regularization strength of the logistic regression.
         min_df
             Features seen in fewer training prompts are dropped.
+        cooking_texts, unknown_scale
+            With ``unknown_scale`` > 0, the classifier also gets ``unknown_scale *
+            unknown_share(prompt, known)``, where ``known`` holds the words of
+            ``cooking_texts`` (recipes, say) and of the cooking prompts trained on. A
+            cooking prompt trained on counts its own words as unknown unless some other
+            text has them (leave one out), so that the feature weighs in training what it
+            weighs on a prompt never seen. The scale sets how strongly the feature is
+            regularized (larger: less). 0: no such feature.
 
         Raises
         ------
@@ -281,6 +332,8 @@ class DomainGuard:
             raise UsageError(f"{len(prompts)} prompts but {len(labels)} labels")
         if not 0 <= validation_fraction < 1:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
+        if not (math.isfinite(unknown_scale) and unknown_scale >= 0):
+            raise UsageError(f"unknown_scale must be a finite number >= 0, not {unknown_scale}")
         pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
         made = list(generated) if generated is not None else [False] * len(pairs)
         if len(made) != len(pairs):
@@ -297,8 +350,16 @@ class DomainGuard:
         texts, ys = [p for p, _ in train], [y for _, y in train]
         weights = [generated_weight if g else 1.0
                    for g, h in zip(made, held, strict=True) if not h]
-        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights)
-        guard = cls.from_sklearn(vectorizer, classifier, settings=settings)
+        known: Counter[str] = Counter()  # in how many cooking texts and prompts each word is
+        extra = None
+        if unknown_scale:
+            for text in [*cooking_texts, *(p for p, y in train if y)]:
+                known.update(set(words_of(text)))
+            extra = [unknown_scale * _unknown_share_without(p, known) if y
+                     else unknown_scale * unknown_share(p, known.keys()) for p, y in train]
+        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra)
+        guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
+                                 known_words=frozenset(known), unknown_scale=unknown_scale)
         if val:
             figures = choose_threshold(guard.scores([p for p, _ in val]), [y for _, y in val])
             guard.threshold = figures["threshold"]
@@ -309,17 +370,22 @@ class DomainGuard:
             "train": {"cooking": kinds[True], "other": kinds[False]},
             "validation": figures,
             "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df,
-                           "generated_weight": generated_weight, "generated": sum(made)},
+                           "generated_weight": generated_weight, "generated": sum(made),
+                           "unknown_scale": unknown_scale, "known_words": len(known),
+                           "cooking_texts": len(cooking_texts)},
         }
         return guard
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
-                     settings: AnalyzerSettings = AnalyzerSettings()) -> DomainGuard:
+                     settings: AnalyzerSettings = AnalyzerSettings(),
+                     known_words: frozenset[str] = frozenset(), unknown_scale: float = 0.0) -> DomainGuard:
         """A guard from a fitted ``TfidfVectorizer(analyzer=...)`` and ``LogisticRegression``.
 
         The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
-        and the l2 norm (as ``fit_sklearn`` makes it); class 1 must mean cooking.
+        and the l2 norm (as ``fit_sklearn`` makes it); class 1 must mean cooking. With
+        ``unknown_scale`` > 0 the classifier's last coefficient is that of the column
+        ``unknown_scale * unknown_share(prompt, known_words)`` (``fit_sklearn``'s ``extra``).
         """
         if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
             raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
@@ -328,14 +394,25 @@ class DomainGuard:
         features = [""] * len(vectorizer.vocabulary_)
         for feature, i in vectorizer.vocabulary_.items():
             features[i] = feature
-        return cls(features, vectorizer.idf_, classifier.coef_[0], float(classifier.intercept_[0]),
-                   threshold, settings)
+        coef = classifier.coef_[0]
+        if unknown_scale:
+            if len(coef) != len(features) + 1:
+                raise UsageError("the classifier has no column for the unknown-word share")
+            coef, unknown_weight = coef[:-1], float(coef[-1]) * unknown_scale
+        else:
+            known_words, unknown_weight = frozenset(), 0.0
+        return cls(features, vectorizer.idf_, coef, float(classifier.intercept_[0]),
+                   threshold, settings, known_words=known_words, unknown_weight=unknown_weight)
 
 
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
                 settings: AnalyzerSettings = AnalyzerSettings(), C: float = 10.0,
-                min_df: int = 1, sample_weight: Sequence[float] | None = None) -> tuple[Any, Any]:
-    """The fitted scikit-learn ``(TfidfVectorizer, LogisticRegression)`` a guard is made from."""
+                min_df: int = 1, sample_weight: Sequence[float] | None = None,
+                extra: Sequence[float] | None = None) -> tuple[Any, Any]:
+    """The fitted scikit-learn ``(TfidfVectorizer, LogisticRegression)`` a guard is made from.
+
+    ``extra``, one number per prompt, is appended to the TF-IDF features as a last column.
+    """
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -348,6 +425,10 @@ def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
     vectorizer = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, norm="l2", min_df=min_df,
                                  dtype=np.float64)
     x = vectorizer.fit_transform(list(prompts))
+    if extra is not None:
+        from scipy.sparse import csr_matrix, hstack
+
+        x = hstack([x, csr_matrix(np.asarray(extra, dtype=np.float64).reshape(-1, 1))]).tocsr()
     y = np.asarray([int(bool(v)) for v in labels])
     classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)  # lbfgs: deterministic
     classifier.fit(x, y, sample_weight=None if sample_weight is None else np.asarray(sample_weight))
@@ -392,6 +473,13 @@ def choose_threshold(scores: Sequence[float], labels: Sequence[bool]) -> dict[st
         "false_refusal": sum(s < threshold for s in cooking) / max(len(cooking), 1),
         "contamination": sum(s >= threshold for s in other) / max(len(other), 1),
     }
+
+
+def _unknown_share_without(text: str, known: Counter[str]) -> float:
+    """``unknown_share`` as if ``text`` (one of the texts counted in ``known``) had not been counted."""
+    words = words_of(text)
+    own = set(words)
+    return sum(known[w] - (w in own) <= 0 for w in words) / len(words) if words else 0.0
 
 
 def _sigmoid(z: float) -> float:

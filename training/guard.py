@@ -30,10 +30,16 @@ from generation.guard import GUARD_FILE, DomainGuard
 from .prompts import questions_for
 
 QUESTIONS_PER_TITLE = 3
-# Generated questions weigh less than written prompts in training: thousands of
-# "recipe for X" questions otherwise teach that any "recipe" is cooking ("the recipe for
-# a good CV"). Chosen by experiments/guard_select.py (cross-validation, unseen topics).
-GENERATED_WEIGHT = 0.3
+# The training weight of a generated question (a written prompt weighs 1). Without the
+# unknown-word feature 0.3 was best (thousands of "recipe for X" questions taught that
+# any "recipe" is cooking); with it, full weight: the questions are how the guard learns
+# that "How do I make <a dish it has never heard of>?" is still cooking. Chosen by
+# experiments/guard_select.py (cross-validation on unseen topics and unseen recipes).
+GENERATED_WEIGHT = 1.0
+# The scale of the unknown-word feature (``DomainGuard.fit``'s ``unknown_scale``): the share
+# of a prompt's words that no training recipe or cooking prompt uses. Chosen by
+# experiments/guard_select.py.
+UNKNOWN_SCALE = 0.25
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -131,6 +137,17 @@ def description_questions(recipe: dict[str, Any]) -> list[str]:
     return questions
 
 
+def recipe_text(recipe: dict[str, Any]) -> str:
+    """A recipe's words in one text: title, description, cuisine, tags, ingredients and steps.
+
+    >>> recipe_text({"title": "Toast", "ingredients": ["1 slice bread"], "steps": ["Toast it."]})
+    'Toast 1 slice bread Toast it.'
+    """
+    parts = [recipe.get("title"), recipe.get("description"), recipe.get("cuisine"),
+             *(recipe.get("tags") or []), *(recipe.get("ingredients") or []), *(recipe.get("steps") or [])]
+    return " ".join(str(p) for p in parts if p)
+
+
 def guard_examples(
     extra_exchange_prompts: Iterable[tuple[str, bool]] = (),
     recipe_titles: Iterable[str] = (),
@@ -196,11 +213,16 @@ def build_guard(
 
     The questions generated from recipes are only trained on: the threshold is chosen on
     held-out prompts that people wrote (exchanges, the guard's prompt lists, ``extra_exchange_prompts``).
+    The recipes (shipped and ``recipes``) are the cooking texts of the unknown-word feature.
     """
     extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
+    recipes = list(recipes)
     examples = guard_examples(extra, recipe_titles, recipes, shipped)
     written = {p.strip() for p, _ in [*(shipped_guard_data()[0] if shipped else ()), *extra]}
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
+    fit_options.setdefault("unknown_scale", UNKNOWN_SCALE)
+    fit_options.setdefault("cooking_texts", [recipe_text(r) for r in
+                                             [*(shipped_guard_data()[1] if shipped else ()), *recipes]])
     return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
                            generated=[p not in written for p, _ in examples], **fit_options)
 

@@ -10,7 +10,7 @@ import pytest
 
 import corpus
 from generation import DomainGuard, GenerationState, RecipeGenerator
-from generation.guard import AnalyzerSettings, analyze, fit_sklearn, split_key
+from generation.guard import AnalyzerSettings, analyze, fit_sklearn, split_key, unknown_share, words_of
 from recipe_schema import ModelLoadError, Recipe, Reply, UsageError
 
 
@@ -49,6 +49,17 @@ def test_save_and_load_give_identical_scores(guard, tmp_path):
     prompts = [BINARY_SEARCH, SHAKSHUKA, "Ça va? Un gâteau au café ☕", "git rebase vs merge"]
     assert again.scores(prompts) == guard.scores(prompts)
     assert (again.threshold, again.settings, again.info) == (guard.threshold, guard.settings, guard.info)
+    assert (again.known_words, again.unknown_weight) == (guard.known_words, guard.unknown_weight)
+    assert guard.unknown_weight < 0 and "shakshuka" in guard.known_words  # the shipped guard has the feature
+
+
+def test_a_version_1_guard_file_without_the_unknown_word_feature_still_loads(guard, tmp_path):
+    data = {k: v for k, v in guard.to_dict().items() if k != "unknown_words"}
+    path = tmp_path / "guard.json"
+    path.write_text(json.dumps({**data, "version": 1}), encoding="utf-8")
+    old = DomainGuard.load(path)
+    assert old.unknown_weight == 0.0 and not old.known_words
+    assert old.score(BINARY_SEARCH) != guard.score(BINARY_SEARCH)  # scored without the feature
 
 
 def test_loading_the_shipped_guard_takes_under_100_ms(guard):
@@ -76,6 +87,9 @@ def _corrupt(data: dict) -> dict[str, str]:
         "finite numbers": edited(idf=[float("nan")] * len(data["idf"])),
         "threshold must be in": edited(threshold=1.5),
         "sublinear": edited(tf="raw"),
+        "unknown_words.known": edited(unknown_words={"weight": -1.0, "known": [1, 2]}),
+        "must be finite and come with known words": edited(unknown_words={"weight": -1.0, "known": []}),
+        "missing 'weight'": edited(unknown_words={"known": ["a"]}),
     }
 
 
@@ -102,6 +116,38 @@ def test_numpy_inference_equals_sklearn_predict_proba():
     expected = classifier.predict_proba(vectorizer.transform(prompts))[:, 1]
     np.testing.assert_allclose(guard.scores(prompts), expected, rtol=0, atol=1e-12)
     assert set(analyze(prompts[0], settings)) <= set(vectorizer.vocabulary_)
+
+
+def test_numpy_inference_equals_sklearn_with_the_unknown_word_column():
+    pytest.importorskip("sklearn")
+    from scipy.sparse import csr_matrix, hstack
+
+    prompts, labels = exchanges()
+    known = frozenset(w for p, y in zip(prompts, labels, strict=True) if y for w in words_of(p))
+    extra = [0.25 * unknown_share(p, known) for p in prompts]
+    vectorizer, classifier = fit_sklearn(prompts, labels, extra=extra)
+    guard = DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25)
+    tests = [*prompts[:20], "How do I braise a gasket on a carburetor?", "", "42"]
+    x = hstack([vectorizer.transform(tests),
+                csr_matrix([[0.25 * unknown_share(p, known)] for p in tests])]).tocsr()
+    np.testing.assert_allclose(guard.scores(tests), classifier.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_unknown_words_count_against_cooking_and_a_prompts_own_words_are_not_known_to_it():
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    guard = DomainGuard.fit(prompts, labels, unknown_scale=0.25, cooking_texts=["Braise the zucchini slowly."])
+    assert guard.unknown_weight < 0
+    assert {"braise", "zucchini"} <= guard.known_words  # from the cooking texts
+    cooking_words = {w for p, y in zip(prompts, labels, strict=True) if y for w in words_of(p)}
+    other_words = {w for p, y in zip(prompts, labels, strict=True) if not y for w in words_of(p)}
+    assert not (other_words - cooking_words - {"braise", "zucchini", "slowly", "the"}) & guard.known_words
+    known, unknown = "How do I make shakshuka?", "How do I make gasketry?"
+    assert guard.score(unknown) < guard.score(known)
+    plain = DomainGuard.fit(prompts, labels)
+    assert plain.unknown_weight == 0.0 and not plain.known_words and "unknown_words" not in plain.to_dict()
+    with pytest.raises(UsageError, match="unknown_scale"):
+        DomainGuard.fit(prompts, labels, unknown_scale=float("nan"))
 
 
 def test_fit_holds_out_prompts_by_hash_and_records_how_the_threshold_was_chosen():
