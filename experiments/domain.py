@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "experiments")
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--only", nargs="+", help="run only these experiments")
+    parser.add_argument("--guard", choices=("both", "on", "off"), default="both",
+                        help="evaluate with the guard on, off or both (default)")
     parser.add_argument("--json", action="store_true")
     opts = parser.parse_args(argv)
 
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== training {name}", file=sys.stderr, flush=True)
             train(TrainConfig(data=files, from_scratch="tiny", out=str(model), epochs=opts.epochs,
                               mix_offdomain=False))  # the mixture is exactly what is listed
-        for guard in (False, True):
+        for guard in {"both": (False, True), "on": (True,), "off": (False,)}[opts.guard]:
             folder = opts.out / name / ("guard" if guard else "no-guard")
             if not (folder / "report.json").is_file():
                 print(f"== evaluating {name}, guard {'on' if guard else 'off'}", file=sys.stderr, flush=True)
