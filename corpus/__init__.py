@@ -10,10 +10,13 @@ Package data, installed with souschef, so that ``make demo`` and
   (off-domain questions: programming, mathematics, history, ...).
 - ``guard_cooking.jsonl`` / ``guard_offdomain.jsonl``: prompts ``{"prompt", "topic"}``
   for the domain guard alone (no answers): cooking questions naming dishes of 69
-  cuisines, techniques, equipment and kitchen problems; and questions of 42 other
-  topics, some using kitchen words in another sense ("the recipe for a good CV",
-  browser cookies). None of the six topics the evaluation keeps unseen (automotive,
-  pets, film, philosophy, home repair, gaming) is among them.
+  cuisines, techniques, equipment and kitchen problems; and questions of 45 other
+  topics, many using food words in another sense ("the recipe for a good CV",
+  browser cookies, "cooking the books"). None of the six topics the evaluation keeps
+  unseen (automotive, pets, film, philosophy, home repair, gaming) is among them.
+- ``food_words.txt``: a food lexicon, one term a line (ingredients, dishes of many
+  cuisines, old cookbook terms, techniques, equipment): words the domain guard knows
+  as cooking words beyond those of the recipes.
 - ``eval_offdomain.jsonl`` / ``eval_indomain.jsonl``: evaluation prompts
   ``{"prompt", "topic"}``, disjoint from everything above.
 - ``examples/``: single recipe documents for the CLI and the demo.
@@ -28,6 +31,7 @@ HELDOUT = "heldout.jsonl"
 EXCHANGES = "exchanges.jsonl"
 GUARD_COOKING = "guard_cooking.jsonl"
 GUARD_OFFDOMAIN = "guard_offdomain.jsonl"
+FOOD_WORDS = "food_words.txt"
 EVAL_OFFDOMAIN = "eval_offdomain.jsonl"
 EVAL_INDOMAIN = "eval_indomain.jsonl"
 

@@ -29,7 +29,7 @@ from typing import Any
 import corpus
 from evaluation.metrics.contamination.contamination import wilson_interval
 from generation.guard import DomainGuard
-from training.guard import build_guard, shipped_guard_data
+from training.guard import build_guard, food_words, recipe_text, shipped_guard_data
 
 UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
 
@@ -59,7 +59,8 @@ def leave_one_topic_out() -> dict[str, Any]:
     for topic in topics:
         kept = [(p, y) for p, y in examples if y or topic_of.get(p) != topic]
         left_out = [p for p, y in examples if not y and topic_of.get(p) == topic]
-        guard = build_guard(kept, [r["title"] for r in recipes], [dict(r) for r in recipes], shipped=False)
+        guard = build_guard(kept, [r["title"] for r in recipes], [dict(r) for r in recipes], shipped=False,
+                            cooking_texts=[*food_words(), *(recipe_text(r) for r in recipes)])
         flags_ex = [guard.is_cooking(p) for p in left_out]
         flags_eval = [guard.is_cooking(p) for p in offdomain[topic]]
         pooled_ex += flags_ex

@@ -34,15 +34,17 @@ sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings, DomainGuard  # noqa: E402
-from training.guard import guard_examples, recipe_text, shipped_guard_data  # noqa: E402
+from training.guard import food_words, guard_examples, recipe_text, shipped_guard_data  # noqa: E402
 
 FOLDS = 5
 REPEATS = 4
 TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook {}",
                    "Can you give me a recipe for {}?")
 CANDIDATES: list[dict[str, Any]] = [
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": weight, "unknown_scale": scale}
-    for scale in (0.0, 0.1, 0.15, 0.25, 0.5) for weight in (0.3, 1.0)
+    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": weight, "unknown_scale": scale,
+     "lexicon": lexicon}
+    for scale in (0.0, 0.1, 0.15, 0.25, 0.5) for weight in (0.3, 1.0) for lexicon in (False, True)
+    if scale or not lexicon  # the lexicon only feeds the unknown-word feature
 ]
 
 
@@ -59,7 +61,7 @@ def repeated(**candidate: Any) -> dict[str, Any]:
 
 
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
-                   unknown_scale: float = 0.0, repeat: int = 0) -> dict[str, Any]:
+                   unknown_scale: float = 0.0, lexicon: bool = False, repeat: int = 0) -> dict[str, Any]:
     topic_of = {}
     for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
         for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
@@ -82,7 +84,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
         guard = DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], C=C, settings=settings,
                                 generated=[p not in mine for p, _ in examples],
                                 generated_weight=generated_weight, unknown_scale=unknown_scale,
-                                cooking_texts=[recipe_text(r) for r in train_recipes])
+                                cooking_texts=[*(food_words() if lexicon else ()),
+                                               *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
             if held(prompt, y):
                 ok = guard.is_cooking(prompt)
@@ -95,7 +98,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                 titles += 1
                 titles_refused += not guard.is_cooking(template.format(title))
     contamination, false_refusal = leaked / other, (refused + titles_refused) / (cooking + titles)
-    return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale,
+    return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
             "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
@@ -105,11 +108,11 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
 
 def main() -> int:
     results = sorted((repeated(**c) for c in CANDIDATES), key=lambda r: r["cost"])
-    print("| unknown-word scale | generated weight | C | word n-grams | char n-grams "
+    print("| unknown-word scale | food lexicon | generated weight | C | word n-grams | char n-grams "
           "| contamination (unseen topics) | false refusals: written | : title questions | cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['unknown_scale']:g} | {r['generated_weight']:g} | {r['C']:g} | {r['word']} | {r['char']} | "
+        print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | {r['C']:g} | {r['word']} | {r['char']} | "
               f"{r['contamination']:.3f} ({r['n_other']}) | {r['false_refusal_written']:.3f} ({r['n_cooking']}) | "
               f"{r['false_refusal_titles']:.3f} ({r['n_titles']}) | {r['cost']:.2f} ({r['cost_sd']:.2f}) |", flush=True)
     return 0

@@ -88,3 +88,11 @@ def test_evaluation_prompts_are_disjoint_from_the_guard_prompts():
 def test_the_seed_question_is_in_the_evaluation_set():
     prompts = [e["prompt"] for e in rows(corpus.EVAL_OFFDOMAIN)]
     assert "How can I implement a binary search algorithm in Python?" in prompts
+
+
+def test_the_food_lexicon_is_one_lowercase_term_a_line_without_repeats():
+    terms = corpus.path(corpus.FOOD_WORDS).read_text(encoding="utf-8").splitlines()
+    assert len(terms) >= 2000 and len(set(terms)) == len(terms)
+    assert all(t == t.strip().lower() and t and len(t.split()) <= 4 for t in terms)
+    assert {"shakshuka", "blancmange", "braise"} <= set(terms)
+    assert not {"python", "algorithm", "mortgage", "engine", "gasket", "make", "good"} & set(terms)

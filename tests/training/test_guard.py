@@ -11,7 +11,7 @@ import corpus
 from generation import DomainGuard, RecipeGenerator
 from recipe_schema import Recipe, Reply
 from training.data import Example
-from training.guard import build_guard, guard_examples, guard_for_examples
+from training.guard import UNKNOWN_SCALE, build_guard, food_words, guard_examples, guard_for_examples
 from training.prompts import questions_for
 
 from .conftest import shipped
@@ -52,8 +52,11 @@ def test_extra_prompts_and_titles_join_the_shipped_ones():
 def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     seen = {}
 
+    options = {}
+
     def fit(cls, prompts, labels, **kwargs):
         seen.update(zip(prompts, labels, strict=True))
+        options.update(kwargs)
         return "fitted"
 
     monkeypatch.setattr(DomainGuard, "fit", classmethod(fit))
@@ -65,6 +68,10 @@ def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     assert seen["Who wrote Hamlet, and when?"] is False and seen["A smoky rice breakfast?"] is True
     assert all(seen[q] for q in questions_for("Kedgeree", 3))
     assert any("smoked haddock" in p and y for p, y in seen.items())
+    # the run's recipes and the food lexicon are the words the unknown-word feature knows
+    assert options["unknown_scale"] == UNKNOWN_SCALE > 0
+    assert any("smoked haddock" in t for t in options["cooking_texts"])
+    assert set(food_words()) <= set(options["cooking_texts"])
 
 
 def test_the_shipped_guard_is_what_a_rebuild_gives():
