@@ -30,7 +30,7 @@ from typing import Any
 import corpus
 from evaluation.metrics.contamination.contamination import wilson_interval
 from generation.guard import DomainGuard
-from training.guard import build_guard, food_words, recipe_text, shipped_guard_data
+from training.guard import build_guard, shipped_guard_data
 
 UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
 
@@ -60,8 +60,7 @@ def leave_one_topic_out() -> dict[str, Any]:
     for topic in topics:
         kept = [(p, y) for p, y in examples if y or topic_of.get(p) != topic]
         left_out = [p for p, y in examples if not y and topic_of.get(p) == topic]
-        guard = build_guard(kept, [r["title"] for r in recipes], [dict(r) for r in recipes], shipped=False,
-                            cooking_texts=[*food_words(), *(recipe_text(r) for r in recipes)])
+        guard = build_guard(kept, [r["title"] for r in recipes], [dict(r) for r in recipes], shipped=False)
         flags_ex = [guard.is_cooking(p) for p in left_out]
         flags_eval = [guard.is_cooking(p) for p in offdomain[topic]]
         pooled_ex += flags_ex
@@ -117,18 +116,18 @@ def _cell(r: dict[str, Any]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     loto, shipped = results["leave_one_topic_out"], results["shipped"]
-    lines = ["### (a) Leave one topic out (share classified as cooking, Wilson 95%)", "",
-             "| topic left out | its training prompts | its eval_offdomain prompts | threshold |",
-             "|---|---|---|---|"]
     if loto is None:
         lines = ["### (a) Leave one topic out: skipped (--data)"]
-        loto = {"topics": {}}
-    for topic, r in loto["topics"].items():
-        cells = [topic, _cell(r["exchanges"]), _cell(r["eval_offdomain"]), f"{r['threshold']:.3f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    pooled = loto.get("pooled")
-    if pooled:
-        lines.append(f"| **all pooled** | {_cell(pooled['exchanges'])} | {_cell(pooled['eval_offdomain'])} | |")
+    else:
+        lines = ["### (a) Leave one topic out (share classified as cooking, Wilson 95%)", "",
+                 "| topic left out | its training prompts | its eval_offdomain prompts | threshold |",
+                 "|---|---|---|---|"]
+        for topic, r in loto["topics"].items():
+            cells = [topic, _cell(r["exchanges"]), _cell(r["eval_offdomain"]), f"{r['threshold']:.3f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        pooled = loto["pooled"]
+        lines.append(f"| **all pooled** | {_cell(pooled['exchanges'])} | "
+                     f"{_cell(pooled['eval_offdomain'])} | |")
     which = "The guard of a run on " + ", ".join(results["data"]) if results.get("data") else "Shipped guard"
     lines += ["", f"### (b) {which} (threshold {shipped['threshold']:.3f}) on the evaluation sets", "",
               "| eval_offdomain topic | in training? | classified as cooking |", "|---|---|---|"]
@@ -159,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--data", nargs="+", metavar="PATH",
                         help="measure the guard that `souschef train --data PATH...` would build "
-                             "(shipped guard data + these files' prompts and recipes) instead of the shipped one; "
-                             "skips (a)")
+                             "(shipped guard data + these files' prompts and recipes) instead of the "
+                             "shipped one; skips (a)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.data:

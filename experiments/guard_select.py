@@ -1,8 +1,9 @@
 """Choose the guard's classifier settings by cross-validation on its training data alone.
 
 Five folds, repeated with four different splits (the figures are their means: one
-split's cost moves by about 0.3 from split to split). Off-domain prompts are split by topic (a fold's topics are never seen in
-training: what the guard meets in use), cooking prompts by a hash of the prompt, and
+split's cost moves by about 0.3 from split to split). Off-domain prompts are split by
+topic (a fold's topics are never seen in training: what the guard meets in use),
+cooking prompts by a hash of the prompt, and
 the training recipes by a hash of their title: a fold's recipes give no generated
 question and no word to the training folds. Each fold fits ``DomainGuard.fit`` (which
 picks its own threshold on a validation share of the training folds' written prompts)
@@ -41,8 +42,8 @@ REPEATS = 4
 TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook {}",
                    "Can you give me a recipe for {}?")
 CANDIDATES: list[dict[str, Any]] = [
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": weight, "unknown_scale": scale,
-     "lexicon": lexicon}
+    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": weight,
+     "unknown_scale": scale, "lexicon": lexicon}
     for scale in (0.0, 0.1, 0.15, 0.25, 0.5) for weight in (0.3, 1.0) for lexicon in (False, True)
     if scale or not lexicon  # the lexicon only feeds the unknown-word feature
 ]
@@ -71,13 +72,14 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
     written, recipes = shipped_guard_data()
     written = [(p.strip(), y) for p, y in written]
     leaked = refused = other = cooking = titles_refused = titles = 0
+    def fold(prompt: str, is_cooking: bool) -> int:
+        return fold_of(prompt if is_cooking else "topic:" + topic_of.get(prompt, prompt), repeat)
+
     for k in range(FOLDS):
-        def held(prompt: str, is_cooking: bool) -> bool:
-            return (fold_of(prompt, repeat) if is_cooking else fold_of("topic:" + topic_of.get(prompt, prompt), repeat)) == k
 
         train_recipes = [dict(r) for r in recipes if fold_of("recipe:" + r["title"], repeat) != k]
         test_titles = [r["title"] for r in recipes if fold_of("recipe:" + r["title"], repeat) == k]
-        train_written = [(p, y) for p, y in written if not held(p, y)]
+        train_written = [(p, y) for p, y in written if fold(p, y) != k]
         examples = guard_examples(train_written, [r["title"] for r in train_recipes], train_recipes,
                                   shipped=False)
         mine = {p for p, _ in train_written}
@@ -87,7 +89,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                                 cooking_texts=[*(food_words() if lexicon else ()),
                                                *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
-            if held(prompt, y):
+            if fold(prompt, y) == k:
                 ok = guard.is_cooking(prompt)
                 cooking += y
                 other += not y
@@ -109,12 +111,15 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
 def main() -> int:
     results = sorted((repeated(**c) for c in CANDIDATES), key=lambda r: r["cost"])
     print("| unknown-word scale | food lexicon | generated weight | C | word n-grams | char n-grams "
-          "| contamination (unseen topics) | false refusals: written | : title questions | cost (sd over splits) |")
+          "| contamination (unseen topics) | false refusals: written | : title questions "
+          "| cost (sd over splits) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | {r['C']:g} | {r['word']} | {r['char']} | "
-              f"{r['contamination']:.3f} ({r['n_other']}) | {r['false_refusal_written']:.3f} ({r['n_cooking']}) | "
-              f"{r['false_refusal_titles']:.3f} ({r['n_titles']}) | {r['cost']:.2f} ({r['cost_sd']:.2f}) |", flush=True)
+        print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
+              f"{r['C']:g} | {r['word']} | {r['char']} | {r['contamination']:.3f} ({r['n_other']}) | "
+              f"{r['false_refusal_written']:.3f} ({r['n_cooking']}) | "
+              f"{r['false_refusal_titles']:.3f} ({r['n_titles']}) | {r['cost']:.2f} ({r['cost_sd']:.2f}) |",
+              flush=True)
     return 0
 
 

@@ -29,7 +29,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -70,7 +70,14 @@ def analyze(text: str, settings: AnalyzerSettings = AnalyzerSettings()) -> list[
     >>> analyze("Fry eggs", AnalyzerSettings(word_ngrams=(1, 2), char_ngrams=(3, 3)))
     ['w:fry', 'w:eggs', 'w:fry eggs', 'c: fr', 'c:fry', 'c:ry ', 'c: eg', 'c:egg', 'c:ggs', 'c:gs ']
     """
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    return _features(_tokens(text), settings)
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def _features(words: list[str], settings: AnalyzerSettings) -> list[str]:
     features: list[str] = []
     lo, hi = settings.word_ngrams
     if hi:
@@ -91,7 +98,11 @@ def words_of(text: str) -> list[str]:
     >>> words_of("Bake 2 loaves at 220C, ok?")
     ['bake', 'loaves', 'at', 'ok']
     """
-    return [w for w in _WORD.findall(unicodedata.normalize("NFKC", text).lower()) if not _DIGIT.search(w)]
+    return _content(_tokens(text))
+
+
+def _content(tokens: list[str]) -> list[str]:
+    return [w for w in tokens if not _DIGIT.search(w)]
 
 
 def unknown_share(text: str, known_words: frozenset[str] | set[str]) -> float:
@@ -100,8 +111,11 @@ def unknown_share(text: str, known_words: frozenset[str] | set[str]) -> float:
     >>> unknown_share("How do I braise a gasket?", {"how", "do", "i", "braise", "a"})
     0.16666666666666666
     """
-    words = words_of(text)
-    return sum(w not in known_words for w in words) / len(words) if words else 0.0
+    return _unknown_fraction(words_of(text), known_words.__contains__)
+
+
+def _unknown_fraction(words: list[str], is_known: Callable[[str], bool]) -> float:
+    return sum(not is_known(w) for w in words) / len(words) if words else 0.0
 
 
 def split_key(prompt: str) -> float:
@@ -163,10 +177,10 @@ class DomainGuard:
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
         """The probability that ``prompt`` is about cooking, in [0, 1]."""
-        z = self.intercept
+        z, tokens = self.intercept, _tokens(prompt)  # normalized once for both kinds of feature
         if self.unknown_weight:
-            z += self.unknown_weight * unknown_share(prompt, self.known_words)
-        counts = Counter(i for i in map(self._index.get, analyze(prompt, self.settings)) if i is not None)
+            z += self.unknown_weight * _unknown_fraction(_content(tokens), self.known_words.__contains__)
+        counts = Counter(i for i in map(self._index.get, _features(tokens, self.settings)) if i is not None)
         if counts:
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
@@ -252,7 +266,8 @@ class DomainGuard:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ModelLoadError("not a souschef domain guard")
         if data.get("version") not in (1, FORMAT_VERSION):
-            raise ModelLoadError(f"guard format version {data.get('version')!r}, expected 1 or {FORMAT_VERSION}")
+            raise ModelLoadError(
+                f"guard format version {data.get('version')!r}, expected 1 or {FORMAT_VERSION}")
         try:
             analyzer = data["analyzer"]
             settings = AnalyzerSettings(**{k: tuple(v) for k, v in analyzer.items()})
@@ -279,7 +294,8 @@ class DomainGuard:
         except (KeyError, TypeError, ValueError, UsageError) as e:
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise ModelLoadError(f"malformed guard: {what}") from None
-        return cls(features, idf, weights, intercept, threshold, settings, info, frozenset(known), unknown_weight)
+        return cls(features, idf, weights, intercept, threshold, settings, info,
+                   known_words=frozenset(known), unknown_weight=unknown_weight)
 
     # ---------------------------------------------------------------- training
     @classmethod
@@ -355,8 +371,8 @@ class DomainGuard:
         if unknown_scale:
             for text in [*cooking_texts, *(p for p, y in train if y)]:
                 known.update(set(words_of(text)))
-            extra = [unknown_scale * _unknown_share_without(p, known) if y
-                     else unknown_scale * unknown_share(p, known.keys()) for p, y in train]
+            extra = [unknown_scale * _unknown_fraction(words, _known_to(known, words if y else ()))
+                     for words, y in ((words_of(p), y) for p, y in train)]
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
                                  known_words=frozenset(known), unknown_scale=unknown_scale)
@@ -475,11 +491,10 @@ def choose_threshold(scores: Sequence[float], labels: Sequence[bool]) -> dict[st
     }
 
 
-def _unknown_share_without(text: str, known: Counter[str]) -> float:
-    """``unknown_share`` as if ``text`` (one of the texts counted in ``known``) had not been counted."""
-    words = words_of(text)
-    own = set(words)
-    return sum(known[w] - (w in own) <= 0 for w in words) / len(words) if words else 0.0
+def _known_to(known: Counter[str], own: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a word is known, leaving out one text counted in ``known`` whose words are ``own``."""
+    mine = set(own)
+    return lambda w: known[w] - (w in mine) > 0
 
 
 def _sigmoid(z: float) -> float:

@@ -213,8 +213,8 @@ def build_guard(
 
     The questions generated from recipes are only trained on: the threshold is chosen on
     held-out prompts that people wrote (exchanges, the guard's prompt lists, ``extra_exchange_prompts``).
-    The recipes (shipped and ``recipes``) and, with ``shipped``, the food lexicon
-    (``food_words``) are the cooking texts of the unknown-word feature.
+    The food lexicon (``food_words``) and the recipes (shipped and ``recipes``) are the
+    cooking texts of the unknown-word feature.
     """
     extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
     recipes = list(recipes)
@@ -222,7 +222,7 @@ def build_guard(
     written = {p.strip() for p, _ in [*(shipped_guard_data()[0] if shipped else ()), *extra]}
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
     fit_options.setdefault("unknown_scale", UNKNOWN_SCALE)
-    fit_options.setdefault("cooking_texts", [*(food_words() if shipped else ()), *(recipe_text(r) for r in
+    fit_options.setdefault("cooking_texts", [*food_words(), *(recipe_text(r) for r in
                                              [*(shipped_guard_data()[1] if shipped else ()), *recipes])])
     return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
                            generated=[p not in written for p, _ in examples], **fit_options)
@@ -260,7 +260,7 @@ def guard_summary(guard: DomainGuard) -> dict[str, Any]:
 
 @functools.cache
 def food_words() -> tuple[str, ...]:
-    """The shipped food lexicon (``corpus.FOOD_WORDS``): one term a line, known to the guard as cooking words."""
+    """The shipped food lexicon (``corpus.FOOD_WORDS``), one term a line: the guard's known cooking words."""
     import corpus
 
     text = corpus.path(corpus.FOOD_WORDS).read_text(encoding="utf-8")

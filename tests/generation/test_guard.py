@@ -136,7 +136,8 @@ def test_numpy_inference_equals_sklearn_with_the_unknown_word_column():
 def test_unknown_words_count_against_cooking_and_a_prompts_own_words_are_not_known_to_it():
     pytest.importorskip("sklearn")
     prompts, labels = exchanges()
-    guard = DomainGuard.fit(prompts, labels, unknown_scale=0.25, cooking_texts=["Braise the zucchini slowly."])
+    guard = DomainGuard.fit(prompts, labels, unknown_scale=0.25,
+                            cooking_texts=["Braise the zucchini slowly."])
     assert guard.unknown_weight < 0
     assert {"braise", "zucchini"} <= guard.known_words  # from the cooking texts
     cooking_words = {w for p, y in zip(prompts, labels, strict=True) if y for w in words_of(p)}
