@@ -30,7 +30,7 @@ from typing import Any
 import corpus
 from evaluation.metrics.contamination.contamination import wilson_interval
 from generation.guard import DomainGuard
-from training.guard import build_guard, shipped_guard_data
+from training.guard import build_guard, shipped_guard_data, shipped_topics
 
 UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
 
@@ -48,8 +48,7 @@ def rows(name: str) -> list[dict[str, Any]]:
 
 def leave_one_topic_out() -> dict[str, Any]:
     """Train without each off-domain topic in turn; how much of it does the guard let through?"""
-    topic_of = {e["prompt"].strip(): e["topic"]
-                for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN) for e in rows(name)}
+    topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
     examples = [(p.strip(), y) for p, y in written]
     offdomain = defaultdict(list)
@@ -66,7 +65,9 @@ def leave_one_topic_out() -> dict[str, Any]:
         pooled_ex += flags_ex
         pooled_eval += flags_eval
         per_topic[topic] = {"exchanges": rate(flags_ex), "eval_offdomain": rate(flags_eval),
-                            "threshold": guard.threshold}
+                            "threshold": guard.threshold,
+                            "passed": [p for p, f in zip(left_out, flags_ex, strict=True) if f]
+                            + [p for p, f in zip(offdomain[topic], flags_eval, strict=True) if f]}
     pooled = {"exchanges": rate(pooled_ex), "eval_offdomain": rate(pooled_eval)}
     return {"topics": per_topic, "pooled": pooled}
 

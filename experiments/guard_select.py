@@ -5,9 +5,10 @@ split's cost moves by about 0.3 from split to split). Off-domain prompts are spl
 topic (a fold's topics are never seen in training: what the guard meets in use),
 cooking prompts by a hash of the prompt, and
 the training recipes by a hash of their title: a fold's recipes give no generated
-question and no word to the training folds. Each fold fits ``DomainGuard.fit`` (which
-picks its own threshold on a validation share of the training folds' written prompts)
-and counts, in the fold held out:
+question and no word to the training folds. Each fold fits ``DomainGuard.fit``, which
+picks its own threshold on the training folds' written prompts (by an inner
+cross-validation grouped by topic, or on one 20% validation split: the candidates'
+``threshold_folds``), and counts, in the fold held out:
 
 - off-domain prompts classified as cooking (contamination on unseen topics);
 - written cooking prompts refused;
@@ -19,12 +20,11 @@ The evaluation prompt sets are not read. Settings are ranked by the threshold ru
 own cost, contamination/0.02 + false refusals/0.05, false refusals pooled over written
 prompts and title questions.
 
-    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~5 min)
+    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~15 min)
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -33,19 +33,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import corpus  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings, DomainGuard  # noqa: E402
-from training.guard import food_words, guard_examples, recipe_text, shipped_guard_data  # noqa: E402
+from training.guard import food_words, guard_examples, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
 
 FOLDS = 5
 REPEATS = 4
 TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook {}",
                    "Can you give me a recipe for {}?")
+_SETTINGS = AnalyzerSettings((1, 2), (3, 5))
 CANDIDATES: list[dict[str, Any]] = [
-    {"C": 10.0, "settings": AnalyzerSettings((1, 2), (3, 5)), "generated_weight": weight,
-     "unknown_scale": scale, "lexicon": lexicon}
+    {"C": 10.0, "settings": _SETTINGS, "generated_weight": weight, "unknown_scale": scale,
+     "lexicon": lexicon, "threshold_folds": 5}
     for scale in (0.0, 0.1, 0.15, 0.25, 0.5) for weight in (0.3, 1.0) for lexicon in (False, True)
     if scale or not lexicon  # the lexicon only feeds the unknown-word feature
+] + [  # how the threshold is chosen: one 20% validation split (0), or cross-validation by topic
+    {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25, "lexicon": True,
+     "threshold_folds": folds}
+    for folds in (0, 3, 10)
 ]
 
 
@@ -57,18 +61,14 @@ def repeated(**candidate: Any) -> dict[str, Any]:
     """``cross_validate`` over ``REPEATS`` splits: the mean of each figure, and the cost's spread."""
     runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
     mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
-            and k not in ("C", "generated_weight", "unknown_scale")}
+            and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds")}
     return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
 
 
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
-                   unknown_scale: float = 0.0, lexicon: bool = False, repeat: int = 0) -> dict[str, Any]:
-    topic_of = {}
-    for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
-        for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                topic_of[row["prompt"].strip()] = row["topic"]
+                   unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
+                   repeat: int = 0) -> dict[str, Any]:
+    topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
     written = [(p.strip(), y) for p, y in written]
     leaked = refused = other = cooking = titles_refused = titles = 0
@@ -86,6 +86,9 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
         guard = DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], C=C, settings=settings,
                                 generated=[p not in mine for p, _ in examples],
                                 generated_weight=generated_weight, unknown_scale=unknown_scale,
+                                threshold_folds=threshold_folds,
+                                groups=[None if y or p not in topic_of else "topic:" + topic_of[p]
+                                        for p, y in examples],
                                 cooking_texts=[*(food_words() if lexicon else ()),
                                                *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
@@ -101,6 +104,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                 titles_refused += not guard.is_cooking(template.format(title))
     contamination, false_refusal = leaked / other, (refused + titles_refused) / (cooking + titles)
     return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
+            "threshold_folds": threshold_folds,
             "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
@@ -110,13 +114,14 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
 
 def main() -> int:
     results = sorted((repeated(**c) for c in CANDIDATES), key=lambda r: r["cost"])
-    print("| unknown-word scale | food lexicon | generated weight | C | word n-grams | char n-grams "
-          "| contamination (unseen topics) | false refusals: written | : title questions "
+    print("| unknown-word scale | food lexicon | generated weight | threshold folds | C | word n-grams "
+          "| char n-grams | contamination (unseen topics) | false refusals: written | : title questions "
           "| cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
-              f"{r['C']:g} | {r['word']} | {r['char']} | {r['contamination']:.3f} ({r['n_other']}) | "
+              f"{r['threshold_folds'] or 'split'} | {r['C']:g} | {r['word']} | {r['char']} | "
+              f"{r['contamination']:.3f} ({r['n_other']}) | "
               f"{r['false_refusal_written']:.3f} ({r['n_cooking']}) | "
               f"{r['false_refusal_titles']:.3f} ({r['n_titles']}) | {r['cost']:.2f} ({r['cost_sd']:.2f}) |",
               flush=True)

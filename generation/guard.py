@@ -303,21 +303,30 @@ class DomainGuard:
             generated: Sequence[bool] | None = None, generated_weight: float = 1.0, C: float = 10.0,
             min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
             cooking_texts: Sequence[str] = (), unknown_scale: float = 0.0,
+            threshold_folds: int = 0, groups: Sequence[str | None] | None = None,
             info: dict[str, Any] | None = None) -> DomainGuard:
-        """Train a guard (needs scikit-learn) and choose its threshold on held-out prompts.
+        """Train a guard (needs scikit-learn) and choose its threshold on prompts it did not train on.
 
-        Prompts whose ``split_key`` is below ``validation_fraction`` are held out (never
-        a generated one); the classifier is trained on the others (classes weighted to
-        balance), and the threshold is chosen on the held-out ones by ``choose_threshold``.
-        The guard keeps the classifier trained without them, so its validation figures
-        are honest.
+        Two ways to choose the threshold (``choose_threshold``), both on written prompts
+        only (never a generated one):
+
+        - ``threshold_folds`` 0: prompts whose ``split_key`` is below ``validation_fraction``
+          are held out; the classifier is trained on the others and kept, so its
+          validation figures are honest.
+        - ``threshold_folds`` k >= 2: cross-validation. Written prompts fall into k folds by
+          a hash of their group (``groups``: an off-domain prompt's topic, say, so that
+          each is scored by a classifier that never saw its topic, as in use); each fold is
+          scored by a classifier trained on everything else, the threshold is chosen on
+          all these scores, and the guard's classifier is then trained on every prompt.
+          Costs k + 1 fits.
 
         Parameters
         ----------
         prompts, labels
             The prompts and whether each is about cooking (``True``) or not.
         validation_fraction
-            The share of prompts held out to choose the threshold (0: threshold 0.5).
+            With ``threshold_folds`` 0, the share of prompts held out to choose the
+            threshold (0: threshold 0.5).
         generated
             Per prompt, whether it was made from a template (questions from recipe titles
             and ingredients): such prompts are only trained on. The threshold is chosen
@@ -325,7 +334,8 @@ class DomainGuard:
         generated_weight
             The training weight of a generated prompt (a written one weighs 1).
         C
-            Inverse regularization strength of the logistic regression.
+            Inverse regularization strength of the logistic regression (classes weighted
+            to balance).
         min_df
             Features seen in fewer training prompts are dropped.
         cooking_texts, unknown_scale
@@ -336,36 +346,92 @@ class DomainGuard:
             text has them (leave one out), so that the feature weighs in training what it
             weighs on a prompt never seen. The scale sets how strongly the feature is
             regularized (larger: less). 0: no such feature.
+        threshold_folds, groups
+            See above; ``groups`` has one key per prompt (``None``: the prompt is its own
+            group) and is only read with ``threshold_folds`` >= 2.
 
         Raises
         ------
         DataError
             Fewer than two prompts of each kind to train on.
         """
-        from recipe_schema import DataError
-
         if len(prompts) != len(labels):
             raise UsageError(f"{len(prompts)} prompts but {len(labels)} labels")
         if not 0 <= validation_fraction < 1:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
         if not (math.isfinite(unknown_scale) and unknown_scale >= 0):
             raise UsageError(f"unknown_scale must be a finite number >= 0, not {unknown_scale}")
+        if threshold_folds == 1 or threshold_folds < 0:
+            raise UsageError(f"threshold_folds must be 0 or at least 2, not {threshold_folds}")
         pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
         made = list(generated) if generated is not None else [False] * len(pairs)
         if len(made) != len(pairs):
             raise UsageError(f"{len(pairs)} prompts but {len(made)} generated flags")
-        held = [split_key(p) < validation_fraction and not g for (p, _), g in zip(pairs, made, strict=True)]
-        train = [pair for pair, h in zip(pairs, held, strict=True) if not h]
-        val = [pair for pair, h in zip(pairs, held, strict=True) if h]
+        keys = list(groups) if groups is not None else [None] * len(pairs)
+        if len(keys) != len(pairs):
+            raise UsageError(f"{len(pairs)} prompts but {len(keys)} groups")
+        options: dict[str, Any] = {"generated_weight": generated_weight, "C": C, "min_df": min_df,
+                                   "settings": settings, "cooking_texts": cooking_texts,
+                                   "unknown_scale": unknown_scale}
+        if threshold_folds:
+            fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
+                    for (p, _), g, k in zip(pairs, made, keys, strict=True)]
+            scores: dict[int, float] = {}  # prompt index -> its score by the classifier of the other folds
+            for k in range(threshold_folds):
+                inside = [f != k for f in fold]
+                train = [x for x, i in zip(pairs, inside, strict=True) if i]
+                if all(inside) or not _trainable(train):
+                    continue  # a fold without prompts, or too few left to train on (tiny data): unscored
+                part = cls._fit_classifier(train, [g for g, i in zip(made, inside, strict=True) if i],
+                                           **options)
+                scores.update((j, part.score(pairs[j][0])) for j, f in enumerate(fold) if f == k)
+            val = [pairs[j] for j in sorted(scores)]
+            val_scores = [scores[j] for j in sorted(scores)]
+            guard, known, kinds = cls._fit_classifier(pairs, made, with_counts=True, **options)
+            how: dict[str, Any] = {"threshold_folds": threshold_folds, "grouped": groups is not None}
+        else:
+            held = [split_key(p) < validation_fraction and not g
+                    for (p, _), g in zip(pairs, made, strict=True)]
+            train = [pair for pair, h in zip(pairs, held, strict=True) if not h]
+            val = [pair for pair, h in zip(pairs, held, strict=True) if h]
+            guard, known, kinds = cls._fit_classifier(
+                train, [g for g, h in zip(made, held, strict=True) if not h], with_counts=True, **options)
+            val_scores = guard.scores([p for p, _ in val])
+            how = {"validation_fraction": validation_fraction}
+        if val:
+            figures = {**choose_threshold(val_scores, [y for _, y in val]), **how}
+            guard.threshold = figures["threshold"]
+        else:
+            figures = {"threshold": 0.5, "rule": "no validation prompts: 0.5"}
+        guard.info = {
+            **(info or {}),
+            "train": {"cooking": kinds[True], "other": kinds[False]},
+            "validation": figures,
+            "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df,
+                           "generated_weight": generated_weight, "generated": sum(made),
+                           "unknown_scale": unknown_scale, "known_words": known,
+                           "cooking_texts": len(cooking_texts)},
+        }
+        return guard
+
+    @classmethod
+    def _fit_classifier(cls, train: list[tuple[str, bool]], made: list[bool], *, generated_weight: float,
+                        C: float, min_df: int, settings: AnalyzerSettings, cooking_texts: Sequence[str],
+                        unknown_scale: float, with_counts: bool = False) -> Any:
+        """A guard (threshold 0.5) trained on ``train``.
+
+        With ``with_counts``: ``(guard, number of known words, class counts)``.
+        """
+        from recipe_schema import DataError
+
         kinds = Counter(y for _, y in train)
-        if kinds[True] < 2 or kinds[False] < 2:
+        if not _trainable(train):
             raise DataError(
                 f"the guard needs at least two cooking and two other prompts to train on, got "
                 f"{kinds[True]} and {kinds[False]}"
             )
         texts, ys = [p for p, _ in train], [y for _, y in train]
-        weights = [generated_weight if g else 1.0
-                   for g, h in zip(made, held, strict=True) if not h]
+        weights = [generated_weight if g else 1.0 for g in made]
         known: Counter[str] = Counter()  # in how many cooking texts and prompts each word is
         extra = None
         if unknown_scale:
@@ -376,21 +442,7 @@ class DomainGuard:
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
                                  known_words=frozenset(known), unknown_scale=unknown_scale)
-        if val:
-            figures = choose_threshold(guard.scores([p for p, _ in val]), [y for _, y in val])
-            guard.threshold = figures["threshold"]
-        else:
-            figures = {"threshold": 0.5, "rule": "no validation prompts: 0.5"}
-        guard.info = {
-            **(info or {}),
-            "train": {"cooking": kinds[True], "other": kinds[False]},
-            "validation": figures,
-            "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df,
-                           "generated_weight": generated_weight, "generated": sum(made),
-                           "unknown_scale": unknown_scale, "known_words": len(known),
-                           "cooking_texts": len(cooking_texts)},
-        }
-        return guard
+        return (guard, len(known), kinds) if with_counts else guard
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
@@ -489,6 +541,12 @@ def choose_threshold(scores: Sequence[float], labels: Sequence[bool]) -> dict[st
         "false_refusal": sum(s < threshold for s in cooking) / max(len(cooking), 1),
         "contamination": sum(s >= threshold for s in other) / max(len(other), 1),
     }
+
+
+def _trainable(train: list[tuple[str, bool]]) -> bool:
+    """Whether there are at least two prompts of each kind to train on."""
+    kinds = Counter(y for _, y in train)
+    return kinds[True] >= 2 and kinds[False] >= 2
 
 
 def _known_to(known: Counter[str], own: Sequence[str]) -> Callable[[str], bool]:

@@ -43,6 +43,7 @@ class Example:
     answer: Answer
     origin: str  # FILE:LINE of the record it came from
     metadata: dict[str, Any] = field(default_factory=dict)
+    templated: bool = False  # the record had no prompt: this one was made from its title
 
     @cached_property
     def answer_text(self) -> str:
@@ -161,13 +162,14 @@ def load_examples(paths: list[str], on_bad_record: str = "skip", questions_per_r
                 continue
             summary.loaded += 1
             report.notes.extend(f"{where}: {note}" for note in converted.notes)
+            templated = converted.prompt is None
             if converted.prompt is not None:
                 prompts = [converted.prompt]
             else:
                 assert isinstance(converted.answer, Recipe)
                 prompts = questions_for(converted.answer.title, questions_per_recipe)
             for prompt in prompts:
-                example = Example(prompt, converted.answer, where, converted.metadata)
+                example = Example(prompt, converted.answer, where, converted.metadata, templated)
                 key = (prompt, example.answer_text)
                 if key in seen:
                     report.duplicates += 1

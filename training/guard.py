@@ -40,6 +40,12 @@ GENERATED_WEIGHT = 1.0
 # of a prompt's words that no training recipe or cooking prompt uses. Chosen by
 # experiments/guard_select.py.
 UNKNOWN_SCALE = 0.25
+# The threshold is chosen by cross-validation over this many folds of the written prompts,
+# off-domain ones grouped by topic: each is scored by a classifier that never saw its
+# topic, as in use (``DomainGuard.fit``'s ``threshold_folds``). A single 20% validation
+# split scored prompts of topics trained on, and set the threshold too low for new ones.
+# Chosen by experiments/guard_select.py.
+THRESHOLD_FOLDS = 5
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -211,17 +217,22 @@ def build_guard(
 ) -> DomainGuard:
     """Train a guard on ``guard_examples(...)`` (see there); ``fit_options`` go to ``DomainGuard.fit``.
 
-    The questions generated from recipes are only trained on: the threshold is chosen on
-    held-out prompts that people wrote (exchanges, the guard's prompt lists, ``extra_exchange_prompts``).
-    The food lexicon (``food_words``) and the recipes (shipped and ``recipes``) are the
-    cooking texts of the unknown-word feature.
+    The questions generated from recipes are only trained on: the threshold is chosen by
+    cross-validation (``THRESHOLD_FOLDS``) on prompts that people wrote (exchanges, the
+    guard's prompt lists, ``extra_exchange_prompts``), the shipped off-domain prompts
+    grouped by topic (``shipped_topics``). The food lexicon (``food_words``) and the
+    recipes (shipped and ``recipes``) are the cooking texts of the unknown-word feature.
     """
     extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
     recipes = list(recipes)
     examples = guard_examples(extra, recipe_titles, recipes, shipped)
     written = {p.strip() for p, _ in [*(shipped_guard_data()[0] if shipped else ()), *extra]}
+    topics = shipped_topics()  # a user's prompts have none: each is its own group
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
     fit_options.setdefault("unknown_scale", UNKNOWN_SCALE)
+    fit_options.setdefault("threshold_folds", THRESHOLD_FOLDS)
+    fit_options.setdefault("groups", [None if y or p not in topics else "topic:" + topics[p]
+                                      for p, y in examples])
     fit_options.setdefault("cooking_texts", [*food_words(), *(recipe_text(r) for r in
                                              [*(shipped_guard_data()[1] if shipped else ()), *recipes])])
     return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
@@ -233,7 +244,8 @@ def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
 
     ``examples`` are ``training.data.Example``s: a prompt with a ``Recipe`` answer is
     cooking, with a ``Reply`` it is not; every recipe also gives questions from its
-    title, ingredients and description.
+    title, ingredients and description. A prompt made from a recipe's title (a record
+    without one) counts as such a question, not as a prompt someone wrote.
     """
     from recipe_schema.model import Recipe
 
@@ -241,7 +253,8 @@ def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
     recipes: dict[str, dict[str, Any]] = {}
     for e in examples:
         cooking = isinstance(e.answer, Recipe)
-        pairs.append((e.prompt, cooking))
+        if not e.templated:
+            pairs.append((e.prompt, cooking))
         if cooking:
             recipes.setdefault(e.answer.title, e.answer.model_dump(mode="json"))
     return build_guard(pairs, list(recipes), list(recipes.values()))
@@ -283,6 +296,21 @@ def shipped_guard_data() -> tuple[tuple[tuple[str, bool], ...], tuple[dict[str, 
     prompts += [(e["prompt"], True) for e in rows(corpus.GUARD_COOKING)]
     prompts += [(e["prompt"], False) for e in rows(corpus.GUARD_OFFDOMAIN)]
     return tuple(prompts), tuple(rows(corpus.RECIPES))
+
+
+@functools.cache
+def shipped_topics() -> dict[str, str]:
+    """The topic of each shipped off-domain prompt (exchanges and guard prompts), by stripped prompt."""
+    import corpus
+
+    topics = {}
+    for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
+        for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if row.get("topic"):
+                    topics[row["prompt"].strip()] = row["topic"]
+    return topics
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -178,6 +178,42 @@ def test_generated_prompts_are_trained_on_but_never_held_out_and_weigh_less():
         DomainGuard.fit(prompts, labels, generated=generated[:-1])
 
 
+def test_a_cross_validated_threshold_scores_every_written_prompt_out_of_fold(monkeypatch):
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    topics = [json.loads(line)["topic"] for line in
+              corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines()]
+    generated = [i % 5 == 0 for i in range(len(prompts))]
+    groups = [None if y else t for y, t in zip(labels, topics, strict=True)]
+    fits: list[set[str]] = []
+    real = DomainGuard._fit_classifier.__func__
+
+    def recording(cls, train, made, **options):
+        fits.append({p for p, _ in train})
+        return real(cls, train, made, **options)
+
+    monkeypatch.setattr(DomainGuard, "_fit_classifier", classmethod(recording))
+    guard = DomainGuard.fit(prompts, labels, generated=generated, groups=groups, threshold_folds=4)
+    written = [p for p, g in zip(prompts, generated, strict=True) if not g]
+    validation = guard.info["validation"]
+    assert validation["cooking"] + validation["other"] == len(written)  # every written prompt, once
+    assert sum(guard.info["train"].values()) == len(prompts)  # the kept classifier saw them all
+    assert validation["threshold_folds"] == 4 and guard.threshold == validation["threshold"]
+    assert len(fits) == 5 and fits[-1] == set(prompts)
+    for fold in fits[:-1]:
+        assert set(prompts) - set(written) <= fold  # generated prompts are always trained on
+        for topic in set(filter(None, groups)):  # a topic is wholly in a fold's training or wholly out
+            members = {p for p, g in zip(prompts, groups, strict=True) if g == topic} & set(written)
+            assert members <= fold or not members & fold, topic
+    again = DomainGuard.fit(prompts[::-1], labels[::-1], generated=generated[::-1], groups=groups[::-1],
+                            threshold_folds=4)
+    assert again.threshold == guard.threshold  # the folds do not depend on order
+    with pytest.raises(UsageError, match="threshold_folds"):
+        DomainGuard.fit(prompts, labels, threshold_folds=1)
+    with pytest.raises(UsageError, match="groups"):
+        DomainGuard.fit(prompts, labels, threshold_folds=4, groups=groups[:-1])
+
+
 # ------------------------------------------------------------ routing in the generator
 def test_without_a_mode_the_guard_decides(guarded, guard):
     reply = guarded.generate(BINARY_SEARCH, max_total_tokens=60)

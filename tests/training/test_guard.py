@@ -11,7 +11,14 @@ import corpus
 from generation import DomainGuard, RecipeGenerator
 from recipe_schema import Recipe, Reply
 from training.data import Example
-from training.guard import UNKNOWN_SCALE, build_guard, food_words, guard_examples, guard_for_examples
+from training.guard import (
+    THRESHOLD_FOLDS,
+    UNKNOWN_SCALE,
+    build_guard,
+    food_words,
+    guard_examples,
+    guard_for_examples,
+)
 from training.prompts import questions_for
 
 from .conftest import shipped
@@ -63,9 +70,19 @@ def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     recipe = Recipe(title="Kedgeree", ingredients=["300 g smoked haddock", "200 g basmati rice"],
                     steps=["Cook it."])
     examples = [Example("Who wrote Hamlet, and when?", Reply(reply="Shakespeare."), "mine.jsonl:1"),
-                Example("A smoky rice breakfast?", recipe, "mine.jsonl:2")]
+                Example("A smoky rice breakfast?", recipe, "mine.jsonl:2"),
+                Example(questions_for("Kedgeree", 1)[0], recipe, "mine.jsonl:3", templated=True)]
     assert guard_for_examples(examples) == "fitted"
     assert seen["Who wrote Hamlet, and when?"] is False and seen["A smoky rice breakfast?"] is True
+    # people's prompts choose the threshold; a prompt made from a title is a generated question
+    made = dict(zip(seen, options["generated"], strict=True))
+    assert not made["Who wrote Hamlet, and when?"] and not made["A smoky rice breakfast?"]
+    assert made[questions_for("Kedgeree", 1)[0]]
+    # cross-validated threshold, the shipped off-domain prompts grouped by topic
+    assert options["threshold_folds"] == THRESHOLD_FOLDS >= 2
+    groups = dict(zip(seen, options["groups"], strict=True))
+    assert groups["Who wrote Hamlet, and when?"] is None
+    assert groups["How do I reverse a linked list in Java?"] == "topic:programming"
     assert all(seen[q] for q in questions_for("Kedgeree", 3))
     assert any("smoked haddock" in p and y for p, y in seen.items())
     # the run's recipes and the food lexicon are the words the unknown-word feature knows
