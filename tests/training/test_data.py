@@ -237,6 +237,12 @@ def test_duplicate_examples_are_dropped_and_counted(jsonl):
     assert (len(report.examples), report.duplicates) == (2, 1)
 
 
+def test_a_prompt_made_from_a_title_is_marked_as_made_and_a_written_one_is_not(jsonl):
+    made, written = load_examples([jsonl([TOAST, {"prompt": "Toast?", "answer": TOAST}])]).examples
+    assert made.templated and made.prompt == questions_for("Toast")[0]
+    assert not written.templated and written.prompt == "Toast?"
+
+
 def test_questions_are_chosen_by_title_hash_and_distinct():
     assert questions_for("Toast")[0].replace("Toast", "{title}") in TEMPLATES
     assert questions_for("Toast") == questions_for("Toast")
