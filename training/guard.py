@@ -45,7 +45,7 @@ UNKNOWN_SCALE = 0.25
 # topic, as in use (``DomainGuard.fit``'s ``threshold_folds``). A single 20% validation
 # split scored prompts of topics trained on, and set the threshold too low for new ones.
 # Chosen by experiments/guard_select.py.
-THRESHOLD_FOLDS = 5
+THRESHOLD_FOLDS = 10
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
