@@ -33,13 +33,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from experiments.guard_eval import TITLE_QUESTIONS  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings, DomainGuard  # noqa: E402
 from training.guard import food_words, guard_examples, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
 
 FOLDS = 5
 REPEATS = 4
-TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook {}",
-                   "Can you give me a recipe for {}?")
 _SETTINGS = AnalyzerSettings((1, 2), (3, 5))
 CANDIDATES: list[dict[str, Any]] = [
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": weight, "unknown_scale": scale,

@@ -382,12 +382,12 @@ class DomainGuard:
                 train = [x for x, i in zip(pairs, inside, strict=True) if i]
                 if all(inside) or not _trainable(train):
                     continue  # a fold without prompts, or too few left to train on (tiny data): unscored
-                part = cls._fit_classifier(train, [g for g, i in zip(made, inside, strict=True) if i],
-                                           **options)
+                part, _, _ = cls._fit_classifier(train, [g for g, i in zip(made, inside, strict=True) if i],
+                                                 **options)
                 scores.update((j, part.score(pairs[j][0])) for j, f in enumerate(fold) if f == k)
             val = [pairs[j] for j in sorted(scores)]
             val_scores = [scores[j] for j in sorted(scores)]
-            guard, known, kinds = cls._fit_classifier(pairs, made, with_counts=True, **options)
+            guard, known, kinds = cls._fit_classifier(pairs, made, **options)
             how: dict[str, Any] = {"threshold_folds": threshold_folds, "grouped": groups is not None}
         else:
             held = [split_key(p) < validation_fraction and not g
@@ -395,7 +395,7 @@ class DomainGuard:
             train = [pair for pair, h in zip(pairs, held, strict=True) if not h]
             val = [pair for pair, h in zip(pairs, held, strict=True) if h]
             guard, known, kinds = cls._fit_classifier(
-                train, [g for g, h in zip(made, held, strict=True) if not h], with_counts=True, **options)
+                train, [g for g, h in zip(made, held, strict=True) if not h], **options)
             val_scores = guard.scores([p for p, _ in val])
             how = {"validation_fraction": validation_fraction}
         if val:
@@ -417,11 +417,8 @@ class DomainGuard:
     @classmethod
     def _fit_classifier(cls, train: list[tuple[str, bool]], made: list[bool], *, generated_weight: float,
                         C: float, min_df: int, settings: AnalyzerSettings, cooking_texts: Sequence[str],
-                        unknown_scale: float, with_counts: bool = False) -> Any:
-        """A guard (threshold 0.5) trained on ``train``.
-
-        With ``with_counts``: ``(guard, number of known words, class counts)``.
-        """
+                        unknown_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
+        """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts."""
         from recipe_schema import DataError
 
         kinds = Counter(y for _, y in train)
@@ -442,7 +439,7 @@ class DomainGuard:
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
                                  known_words=frozenset(known), unknown_scale=unknown_scale)
-        return (guard, len(known), kinds) if with_counts else guard
+        return guard, len(known), kinds
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
