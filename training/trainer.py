@@ -14,6 +14,7 @@ import logging
 import math
 import shutil
 import statistics
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -266,7 +267,11 @@ def _train_and_save(
     if state.is_main_process:
         from .guard import guard_for_examples, guard_summary
 
+        logger.info("training the domain guard on the shipped guard data and this run's prompts and recipes")
+        started = time.perf_counter()
         guard = guard_for_examples(report.examples)  # shipped data + this run's prompts and recipes
+        logger.info("domain guard: threshold %.3f, %d features (%.0f s)", guard.threshold,
+                    len(guard.features), time.perf_counter() - started)
         results["guard"] = guard_summary(guard)
         _save(trainer.model, tokenizer, config, out, run_record(resolved, data, results), guard)
         shutil.rmtree(ckpt, ignore_errors=True)
