@@ -20,11 +20,13 @@ The evaluation prompt sets are not read. Settings are ranked by the threshold ru
 own cost, contamination/0.02 + false refusals/0.05, false refusals pooled over written
 prompts and title questions.
 
-    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~15 min)
+    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~20 min on 2 cores)
+    JOBS=1 .venv/bin/python experiments/guard_select.py   # one candidate at a time (default: one per core)
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -49,6 +51,10 @@ CANDIDATES: list[dict[str, Any]] = [
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25, "lexicon": True,
      "threshold_folds": folds}
     for folds in (0, 3, 10)
+] + [  # the food-word share (session 5), on the best of the above
+    {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25, "lexicon": True,
+     "threshold_folds": 10, "food_scale": food}
+    for food in (0.1, 0.15, 0.25, 0.5, 1.0)
 ]
 
 
@@ -60,13 +66,13 @@ def repeated(**candidate: Any) -> dict[str, Any]:
     """``cross_validate`` over ``REPEATS`` splits: the mean of each figure, and the cost's spread."""
     runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
     mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
-            and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds")}
+            and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds", "food_scale")}
     return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
 
 
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
                    unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
-                   repeat: int = 0) -> dict[str, Any]:
+                   food_scale: float = 0.0, repeat: int = 0) -> dict[str, Any]:
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
     written = [(p.strip(), y) for p, y in written]
@@ -85,7 +91,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
         guard = DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], C=C, settings=settings,
                                 generated=[p not in mine for p, _ in examples],
                                 generated_weight=generated_weight, unknown_scale=unknown_scale,
-                                threshold_folds=threshold_folds,
+                                threshold_folds=threshold_folds, food_scale=food_scale,
+                                food_texts=food_words() if food_scale else (),
                                 groups=[None if y or p not in topic_of else "topic:" + topic_of[p]
                                         for p, y in examples],
                                 cooking_texts=[*(food_words() if lexicon else ()),
@@ -103,7 +110,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                 titles_refused += not guard.is_cooking(template.format(title))
     contamination, false_refusal = leaked / other, (refused + titles_refused) / (cooking + titles)
     return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
-            "threshold_folds": threshold_folds,
+            "threshold_folds": threshold_folds, "food_scale": food_scale,
             "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
@@ -111,15 +118,24 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
             "n_other": other, "n_cooking": cooking, "n_titles": titles}
 
 
+def _repeated(candidate: dict[str, Any]) -> dict[str, Any]:
+    return repeated(**candidate)
+
+
 def main() -> int:
-    results = sorted((repeated(**c) for c in CANDIDATES), key=lambda r: r["cost"])
-    print("| unknown-word scale | food lexicon | generated weight | threshold folds | C | word n-grams "
-          "| char n-grams | contamination (unseen topics) | false refusals: written | : title questions "
-          "| cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = int(os.environ.get("JOBS", os.cpu_count() or 1))
+    with ProcessPoolExecutor(jobs) as pool:  # candidates are independent; each is deterministic
+        results = sorted(pool.map(_repeated, CANDIDATES), key=lambda r: r["cost"])
+    print("| unknown-word scale | food lexicon | generated weight | threshold folds | food-word scale | C "
+          "| word n-grams | char n-grams | contamination (unseen topics) | false refusals: written "
+          "| : title questions | cost (sd over splits) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
-              f"{r['threshold_folds'] or 'split'} | {r['C']:g} | {r['word']} | {r['char']} | "
+              f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {r['C']:g} | {r['word']} | "
+              f"{r['char']} | "
               f"{r['contamination']:.3f} ({r['n_other']}) | "
               f"{r['false_refusal_written']:.3f} ({r['n_cooking']}) | "
               f"{r['false_refusal_titles']:.3f} ({r['n_titles']}) | {r['cost']:.2f} ({r['cost_sd']:.2f}) |",

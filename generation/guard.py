@@ -6,11 +6,12 @@ routes every prompt first: cooking -> generation mode ``"recipe"``, anything els
 ``"reply"`` (the decoder is then constrained to ``{"reply": "..."}``).
 
 The model is TF-IDF over word 1-2-grams and character 3-5-grams of each word
-(lowercased, sublinear tf, L2 norm), plus one more feature, the share of a prompt's
-words that no cooking text it was trained on uses (``unknown_share``), with a logistic
-regression on top. Cooking is a closed domain and the rest of the world is not: on a
-topic the guard never saw, the topic's own words have no weight, but that they are
-unknown does. Training uses
+(lowercased, sublinear tf, L2 norm), plus two more features, with a logistic regression
+on top: the share of a prompt's words that no cooking text it was trained on uses
+(``unknown_share``), and the share that are words of a food lexicon. Cooking is a
+closed domain and the rest of the world is not: on a topic the guard never saw, the
+topic's own words have no weight, but that they are unknown does, and so does a
+question made of everyday words with hardly a food word among them. Training uses
 scikit-learn (``DomainGuard.fit``); inference does not: the guard is a JSON file
 (features, idf, weights, intercept, threshold, analyzer settings) scored here with
 numpy through ``analyze``, the same function scikit-learn was given at fit time, so
@@ -40,7 +41,7 @@ import numpy as np
 from recipe_schema import ModelLoadError, UsageError, atomic_write
 
 FORMAT = "souschef-domain-guard"
-FORMAT_VERSION = 2  # 2 added the unknown-word feature; version 1 files (without it) still load
+FORMAT_VERSION = 3  # 2 added the unknown-word feature, 3 the food-word one; older files still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
 _WORD = re.compile(r"\w+")
@@ -118,6 +119,11 @@ def _unknown_fraction(words: list[str], is_known: Callable[[str], bool]) -> floa
     return sum(not is_known(w) for w in words) / len(words) if words else 0.0
 
 
+def _food_fraction(words: list[str], food_words: frozenset[str]) -> float:
+    """The share of ``words`` in ``food_words``; 0 for no words."""
+    return sum(w in food_words for w in words) / len(words) if words else 0.0
+
+
 def split_key(prompt: str) -> float:
     """Where a prompt falls in [0, 1): the validation split holds those below its fraction.
 
@@ -148,6 +154,9 @@ class DomainGuard:
     known_words, unknown_weight
         The words of the cooking texts it was trained on, and the coefficient of
         ``unknown_share(prompt, known_words)`` (0 with no known words: no such feature).
+    food_words, food_weight
+        The words of a food lexicon, and the coefficient of the share of a prompt's words
+        among them (``unknown_share``'s complement over ``food_words``; 0: no such feature).
     """
 
     features: list[str]
@@ -159,6 +168,8 @@ class DomainGuard:
     info: dict[str, Any] = field(default_factory=dict)
     known_words: frozenset[str] = frozenset()
     unknown_weight: float = 0.0
+    food_words: frozenset[str] = frozenset()
+    food_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.idf = np.asarray(self.idf, dtype=np.float64)
@@ -173,13 +184,18 @@ class DomainGuard:
         self.known_words = frozenset(self.known_words)
         if not math.isfinite(self.unknown_weight) or (self.unknown_weight and not self.known_words):
             raise ModelLoadError("guard: the unknown-word weight must be finite and come with known words")
+        self.food_words = frozenset(self.food_words)
+        if not math.isfinite(self.food_weight) or (self.food_weight and not self.food_words):
+            raise ModelLoadError("guard: the food-word weight must be finite and come with food words")
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
         """The probability that ``prompt`` is about cooking, in [0, 1]."""
         z, tokens = self.intercept, _tokens(prompt)  # normalized once for both kinds of feature
-        if self.unknown_weight:
-            z += self.unknown_weight * _unknown_fraction(_content(tokens), self.known_words.__contains__)
+        if self.unknown_weight or self.food_weight:
+            words = _content(tokens)
+            z += self.unknown_weight * _unknown_fraction(words, self.known_words.__contains__)
+            z += self.food_weight * _food_fraction(words, self.food_words)
         counts = Counter(i for i in map(self._index.get, _features(tokens, self.settings)) if i is not None)
         if counts:
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -231,6 +247,8 @@ class DomainGuard:
         }
         if self.unknown_weight:
             data["unknown_words"] = {"weight": self.unknown_weight, "known": sorted(self.known_words)}
+        if self.food_weight:
+            data["food_words"] = {"weight": self.food_weight, "words": sorted(self.food_words)}
         return data
 
     def save(self, path: str | Path) -> None:
@@ -265,9 +283,9 @@ class DomainGuard:
         """A guard from ``to_dict``'s output; anything malformed is a ``ModelLoadError``."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ModelLoadError("not a souschef domain guard")
-        if data.get("version") not in (1, FORMAT_VERSION):
+        if data.get("version") not in range(1, FORMAT_VERSION + 1):
             raise ModelLoadError(
-                f"guard format version {data.get('version')!r}, expected 1 or {FORMAT_VERSION}")
+                f"guard format version {data.get('version')!r}, expected 1 to {FORMAT_VERSION}")
         try:
             analyzer = data["analyzer"]
             settings = AnalyzerSettings(**{k: tuple(v) for k, v in analyzer.items()})
@@ -289,13 +307,18 @@ class DomainGuard:
             known, unknown_weight = unknown["known"], float(unknown["weight"])
             if not isinstance(known, list) or not all(isinstance(w, str) for w in known):
                 raise ValueError("unknown_words.known must be a list of strings")
+            food = data.get("food_words", {"weight": 0.0, "words": []})
+            food_words, food_weight = food["words"], float(food["weight"])
+            if not isinstance(food_words, list) or not all(isinstance(w, str) for w in food_words):
+                raise ValueError("food_words.words must be a list of strings")
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise ModelLoadError(f"malformed guard: {what}") from None
         return cls(features, idf, weights, intercept, threshold, settings, info,
-                   known_words=frozenset(known), unknown_weight=unknown_weight)
+                   known_words=frozenset(known), unknown_weight=unknown_weight,
+                   food_words=frozenset(food_words), food_weight=food_weight)
 
     # ---------------------------------------------------------------- training
     @classmethod
@@ -303,6 +326,7 @@ class DomainGuard:
             generated: Sequence[bool] | None = None, generated_weight: float = 1.0, C: float = 10.0,
             min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
             cooking_texts: Sequence[str] = (), unknown_scale: float = 0.0,
+            food_texts: Sequence[str] = (), food_scale: float = 0.0,
             threshold_folds: int = 0, groups: Sequence[str | None] | None = None,
             info: dict[str, Any] | None = None) -> DomainGuard:
         """Train a guard (needs scikit-learn) and choose its threshold on prompts it did not train on.
@@ -346,6 +370,10 @@ class DomainGuard:
             text has them (leave one out), so that the feature weighs in training what it
             weighs on a prompt never seen. The scale sets how strongly the feature is
             regularized (larger: less). 0: no such feature.
+        food_texts, food_scale
+            With ``food_scale`` > 0, the classifier also gets ``food_scale`` times the share
+            of a prompt's words that are words of ``food_texts`` (a food lexicon): positive
+            evidence, where the unknown-word share is negative. 0: no such feature.
         threshold_folds, groups
             See above; ``groups`` has one key per prompt (``None``: the prompt is its own
             group) and is only read with ``threshold_folds`` >= 2.
@@ -359,8 +387,9 @@ class DomainGuard:
             raise UsageError(f"{len(prompts)} prompts but {len(labels)} labels")
         if not 0 <= validation_fraction < 1:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
-        if not (math.isfinite(unknown_scale) and unknown_scale >= 0):
-            raise UsageError(f"unknown_scale must be a finite number >= 0, not {unknown_scale}")
+        for name, scale in (("unknown_scale", unknown_scale), ("food_scale", food_scale)):
+            if not (math.isfinite(scale) and scale >= 0):
+                raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
         if threshold_folds == 1 or threshold_folds < 0:
             raise UsageError(f"threshold_folds must be 0 or at least 2, not {threshold_folds}")
         pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
@@ -372,7 +401,8 @@ class DomainGuard:
             raise UsageError(f"{len(pairs)} prompts but {len(keys)} groups")
         options: dict[str, Any] = {"generated_weight": generated_weight, "C": C, "min_df": min_df,
                                    "settings": settings, "cooking_texts": cooking_texts,
-                                   "unknown_scale": unknown_scale}
+                                   "unknown_scale": unknown_scale, "food_texts": food_texts,
+                                   "food_scale": food_scale}
         if threshold_folds:
             fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
                     for (p, _), g, k in zip(pairs, made, keys, strict=True)]
@@ -410,14 +440,15 @@ class DomainGuard:
             "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df,
                            "generated_weight": generated_weight, "generated": sum(made),
                            "unknown_scale": unknown_scale, "known_words": known,
-                           "cooking_texts": len(cooking_texts)},
+                           "cooking_texts": len(cooking_texts), "food_scale": food_scale},
         }
         return guard
 
     @classmethod
     def _fit_classifier(cls, train: list[tuple[str, bool]], made: list[bool], *, generated_weight: float,
                         C: float, min_df: int, settings: AnalyzerSettings, cooking_texts: Sequence[str],
-                        unknown_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
+                        unknown_scale: float, food_texts: Sequence[str],
+                        food_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
         """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts."""
         from recipe_schema import DataError
 
@@ -430,27 +461,35 @@ class DomainGuard:
         texts, ys = [p for p, _ in train], [y for _, y in train]
         weights = [generated_weight if g else 1.0 for g in made]
         known: Counter[str] = Counter()  # in how many cooking texts and prompts each word is
-        extra = None
+        columns = []
         if unknown_scale:
             for text in [*cooking_texts, *(p for p, y in train if y)]:
                 known.update(set(words_of(text)))
-            extra = [unknown_scale * _unknown_fraction(words, _known_to(known, words if y else ()))
-                     for words, y in ((words_of(p), y) for p, y in train)]
+            columns.append([unknown_scale * _unknown_fraction(words, _known_to(known, words if y else ()))
+                            for words, y in ((words_of(p), y) for p, y in train)])
+        food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
+        if food_scale:
+            columns.append([food_scale * _food_fraction(words, food) for words in map(words_of, texts)])
+        extra = [list(row) for row in zip(*columns, strict=True)] if columns else None
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
-                                 known_words=frozenset(known), unknown_scale=unknown_scale)
+                                 known_words=frozenset(known), unknown_scale=unknown_scale,
+                                 food_words=food, food_scale=food_scale)
         return guard, len(known), kinds
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
                      settings: AnalyzerSettings = AnalyzerSettings(),
-                     known_words: frozenset[str] = frozenset(), unknown_scale: float = 0.0) -> DomainGuard:
+                     known_words: frozenset[str] = frozenset(), unknown_scale: float = 0.0,
+                     food_words: frozenset[str] = frozenset(), food_scale: float = 0.0) -> DomainGuard:
         """A guard from a fitted ``TfidfVectorizer(analyzer=...)`` and ``LogisticRegression``.
 
         The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
         and the l2 norm (as ``fit_sklearn`` makes it); class 1 must mean cooking. With
         ``unknown_scale`` > 0 the classifier's last coefficient is that of the column
-        ``unknown_scale * unknown_share(prompt, known_words)`` (``fit_sklearn``'s ``extra``).
+        ``unknown_scale * unknown_share(prompt, known_words)`` (``fit_sklearn``'s ``extra``);
+        with ``food_scale`` > 0, the one after it is ``food_scale`` times the share of the
+        prompt's words in ``food_words``.
         """
         if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
             raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
@@ -460,23 +499,27 @@ class DomainGuard:
         for feature, i in vectorizer.vocabulary_.items():
             features[i] = feature
         coef = classifier.coef_[0]
-        if unknown_scale:
-            if len(coef) != len(features) + 1:
-                raise UsageError("the classifier has no column for the unknown-word share")
-            coef, unknown_weight = coef[:-1], float(coef[-1]) * unknown_scale
-        else:
-            known_words, unknown_weight = frozenset(), 0.0
-        return cls(features, vectorizer.idf_, coef, float(classifier.intercept_[0]),
-                   threshold, settings, known_words=known_words, unknown_weight=unknown_weight)
+        dense = bool(unknown_scale) + bool(food_scale)
+        if len(coef) != len(features) + dense:
+            raise UsageError(f"the classifier has {len(coef) - len(features)} columns beyond the TF-IDF "
+                             f"features, not {dense} (unknown-word and food-word shares)")
+        dense_coef = [float(c) for c in coef[len(features):]]
+        unknown_weight = dense_coef.pop(0) * unknown_scale if unknown_scale else 0.0
+        food_weight = dense_coef.pop(0) * food_scale if food_scale else 0.0
+        return cls(features, vectorizer.idf_, coef[:len(features)], float(classifier.intercept_[0]),
+                   threshold, settings, known_words=known_words if unknown_scale else frozenset(),
+                   unknown_weight=unknown_weight, food_words=food_words if food_scale else frozenset(),
+                   food_weight=food_weight)
 
 
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
                 settings: AnalyzerSettings = AnalyzerSettings(), C: float = 10.0,
                 min_df: int = 1, sample_weight: Sequence[float] | None = None,
-                extra: Sequence[float] | None = None) -> tuple[Any, Any]:
+                extra: Sequence[float] | Sequence[Sequence[float]] | None = None) -> tuple[Any, Any]:
     """The fitted scikit-learn ``(TfidfVectorizer, LogisticRegression)`` a guard is made from.
 
-    ``extra``, one number per prompt, is appended to the TF-IDF features as a last column.
+    ``extra``, one number (or one row of numbers) per prompt, is appended to the TF-IDF
+    features as the last column(s).
     """
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -493,7 +536,8 @@ def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
     if extra is not None:
         from scipy.sparse import csr_matrix, hstack
 
-        x = hstack([x, csr_matrix(np.asarray(extra, dtype=np.float64).reshape(-1, 1))]).tocsr()
+        dense = np.asarray(extra, dtype=np.float64).reshape(len(prompts), -1)
+        x = hstack([x, csr_matrix(dense)]).tocsr()
     y = np.asarray([int(bool(v)) for v in labels])
     classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)  # lbfgs: deterministic
     classifier.fit(x, y, sample_weight=None if sample_weight is None else np.asarray(sample_weight))

@@ -46,6 +46,11 @@ UNKNOWN_SCALE = 0.25
 # split scored prompts of topics trained on, and set the threshold too low for new ones.
 # Chosen by experiments/guard_select.py.
 THRESHOLD_FOLDS = 10
+# The scale of the food-word feature (``DomainGuard.fit``'s ``food_scale``): the share of a
+# prompt's words that are words of the food lexicon. Positive evidence where the unknown-word
+# share is negative: "How do I fix an oven door?" has no unknown word, and one food word in 9.
+# Chosen by experiments/guard_select.py.
+FOOD_SCALE = 0.25
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -221,7 +226,8 @@ def build_guard(
     cross-validation (``THRESHOLD_FOLDS``) on prompts that people wrote (exchanges, the
     guard's prompt lists, ``extra_exchange_prompts``), the shipped off-domain prompts
     grouped by topic (``shipped_topics``). The food lexicon (``food_words``) and the
-    recipes (shipped and ``recipes``) are the cooking texts of the unknown-word feature.
+    recipes (shipped and ``recipes``) are the cooking texts of the unknown-word feature;
+    the lexicon alone gives the food-word feature its words.
     """
     extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
     recipes = list(recipes)
@@ -231,6 +237,8 @@ def build_guard(
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
     fit_options.setdefault("unknown_scale", UNKNOWN_SCALE)
     fit_options.setdefault("threshold_folds", THRESHOLD_FOLDS)
+    fit_options.setdefault("food_scale", FOOD_SCALE)
+    fit_options.setdefault("food_texts", food_words())
     fit_options.setdefault("groups", [None if y or p not in topics else "topic:" + topics[p]
                                       for p, y in examples])
     fit_options.setdefault("cooking_texts", [*food_words(), *(recipe_text(r) for r in

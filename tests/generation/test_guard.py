@@ -50,16 +50,21 @@ def test_save_and_load_give_identical_scores(guard, tmp_path):
     assert again.scores(prompts) == guard.scores(prompts)
     assert (again.threshold, again.settings, again.info) == (guard.threshold, guard.settings, guard.info)
     assert (again.known_words, again.unknown_weight) == (guard.known_words, guard.unknown_weight)
-    assert guard.unknown_weight < 0 and "shakshuka" in guard.known_words  # the shipped guard has the feature
+    assert (again.food_words, again.food_weight) == (guard.food_words, guard.food_weight)
+    # the shipped guard has both features
+    assert guard.unknown_weight < 0 and "shakshuka" in guard.known_words
+    assert guard.food_weight > 0 and "shakshuka" in guard.food_words and "door" not in guard.food_words
 
 
-def test_a_version_1_guard_file_without_the_unknown_word_feature_still_loads(guard, tmp_path):
-    data = {k: v for k, v in guard.to_dict().items() if k != "unknown_words"}
+@pytest.mark.parametrize("version, dropped", [(1, ("unknown_words", "food_words")), (2, ("food_words",))])
+def test_older_guard_files_without_the_later_features_still_load(guard, tmp_path, version, dropped):
+    data = {k: v for k, v in guard.to_dict().items() if k not in dropped}
     path = tmp_path / "guard.json"
-    path.write_text(json.dumps({**data, "version": 1}), encoding="utf-8")
+    path.write_text(json.dumps({**data, "version": version}), encoding="utf-8")
     old = DomainGuard.load(path)
-    assert old.unknown_weight == 0.0 and not old.known_words
-    assert old.score(BINARY_SEARCH) != guard.score(BINARY_SEARCH)  # scored without the feature
+    assert old.food_weight == 0.0 and not old.food_words
+    assert (old.unknown_weight == 0.0) == (version == 1)
+    assert old.score(BINARY_SEARCH) != guard.score(BINARY_SEARCH)  # scored without the feature(s)
 
 
 def test_loading_the_shipped_guard_takes_under_100_ms(guard):
@@ -118,19 +123,28 @@ def test_numpy_inference_equals_sklearn_predict_proba():
     assert set(analyze(prompts[0], settings)) <= set(vectorizer.vocabulary_)
 
 
-def test_numpy_inference_equals_sklearn_with_the_unknown_word_column():
+def test_numpy_inference_equals_sklearn_with_the_unknown_word_and_food_word_columns():
     pytest.importorskip("sklearn")
     from scipy.sparse import csr_matrix, hstack
 
     prompts, labels = exchanges()
     known = frozenset(w for p, y in zip(prompts, labels, strict=True) if y for w in words_of(p))
-    extra = [0.25 * unknown_share(p, known) for p in prompts]
-    vectorizer, classifier = fit_sklearn(prompts, labels, extra=extra)
-    guard = DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25)
-    tests = [*prompts[:20], "How do I braise a gasket on a carburetor?", "", "42"]
-    x = hstack([vectorizer.transform(tests),
-                csr_matrix([[0.25 * unknown_share(p, known)] for p in tests])]).tocsr()
+    food = frozenset({"egg", "eggs", "rice", "garlic", "bread", "soup", "bake", "oven"})
+
+    def dense(p: str) -> list[float]:
+        words = words_of(p)
+        food_share = sum(w in food for w in words) / len(words) if words else 0.0
+        return [0.25 * unknown_share(p, known), 0.5 * food_share]
+
+    vectorizer, classifier = fit_sklearn(prompts, labels, extra=[dense(p) for p in prompts])
+    guard = DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25,
+                                     food_words=food, food_scale=0.5)
+    assert guard.unknown_weight and guard.food_weight
+    tests = [*prompts[:20], "How do I braise a gasket on a carburetor?", "Bake bread in the oven", "", "42"]
+    x = hstack([vectorizer.transform(tests), csr_matrix([dense(p) for p in tests])]).tocsr()
     np.testing.assert_allclose(guard.scores(tests), classifier.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
+    with pytest.raises(UsageError, match="columns beyond"):
+        DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25)
 
 
 def test_unknown_words_count_against_cooking_and_a_prompts_own_words_are_not_known_to_it():

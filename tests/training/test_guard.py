@@ -12,6 +12,7 @@ from generation import DomainGuard, RecipeGenerator
 from recipe_schema import Recipe, Reply
 from training.data import Example
 from training.guard import (
+    FOOD_SCALE,
     THRESHOLD_FOLDS,
     UNKNOWN_SCALE,
     build_guard,
@@ -89,6 +90,8 @@ def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     assert options["unknown_scale"] == UNKNOWN_SCALE > 0
     assert any("smoked haddock" in t for t in options["cooking_texts"])
     assert set(food_words()) <= set(options["cooking_texts"])
+    # the lexicon alone gives the food-word feature its words
+    assert options["food_scale"] == FOOD_SCALE > 0 and list(options["food_texts"]) == list(food_words())
 
 
 def test_the_shipped_guard_is_what_a_rebuild_gives():
