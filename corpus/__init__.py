@@ -23,8 +23,10 @@ Package data, installed with souschef, so that ``make demo`` and
 """
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 RECIPES = "recipes.jsonl"
 HELDOUT = "heldout.jsonl"
@@ -42,3 +44,9 @@ def path(name: str) -> Path:
     if not found.is_file():
         raise FileNotFoundError(f"corpus file {name!r} is not shipped with souschef")
     return Path(str(found))
+
+
+def rows(name: str) -> list[dict[str, Any]]:
+    """The records of a shipped JSONL corpus file, in order, e.g. ``rows(EXCHANGES)``."""
+    text = path(name).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

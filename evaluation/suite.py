@@ -192,11 +192,8 @@ def _training_topics() -> set[str]:
     """Off-domain topics of the shipped exchanges and guard prompts (what guard and model saw)."""
     import corpus
 
-    topics = set()
-    for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
-        for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                topics.add(json.loads(line).get("topic", ""))
+    topics = {row.get("topic", "") for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
+              for row in corpus.rows(name)}
     return topics - {"", "cooking"}
 
 

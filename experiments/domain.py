@@ -34,8 +34,7 @@ def mixtures(out: Path) -> dict[str, list[str]]:
     """Training files per experiment (written under ``out/data``)."""
     import corpus
 
-    exchanges = [json.loads(line) for line in
-                 corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines() if line.strip()]
+    exchanges = corpus.rows(corpus.EXCHANGES)
     cooking = [e for e in exchanges if "reply" not in e["answer"]]
     off = [e for e in exchanges if "reply" in e["answer"]]
     half = [e for e in off if hashlib.sha256(e["prompt"].encode()).digest()[0] % 2 == 0]

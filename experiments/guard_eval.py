@@ -42,17 +42,13 @@ def rate(flags: list[bool]) -> dict[str, Any]:
     return {"k": k, "n": n, "rate": k / n if n else 0.0, "low": low, "high": high}
 
 
-def rows(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in corpus.path(name).read_text(encoding="utf-8").splitlines() if line]
-
-
 def leave_one_topic_out() -> dict[str, Any]:
     """Train without each off-domain topic in turn; how much of it does the guard let through?"""
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
     examples = [(p.strip(), y) for p, y in written]
     offdomain = defaultdict(list)
-    for e in rows(corpus.EVAL_OFFDOMAIN):
+    for e in corpus.rows(corpus.EVAL_OFFDOMAIN):
         offdomain[e["topic"]].append(e["prompt"])
     topics = sorted({topic_of[p] for p, y in examples if not y and p in topic_of})
     per_topic, pooled_ex, pooled_eval = {}, [], []
@@ -76,9 +72,9 @@ def shipped_guard(guard: DomainGuard | None = None) -> dict[str, Any]:
     """The shipped guard (or ``guard``) on the evaluation prompt sets."""
     guard = guard or DomainGuard.default()
     per_topic: dict[str, list[bool]] = defaultdict(list)
-    for e in rows(corpus.EVAL_OFFDOMAIN):
+    for e in corpus.rows(corpus.EVAL_OFFDOMAIN):
         per_topic[e["topic"]].append(guard.is_cooking(e["prompt"]))
-    indomain = [e["prompt"] for e in rows(corpus.EVAL_INDOMAIN)]
+    indomain = [e["prompt"] for e in corpus.rows(corpus.EVAL_INDOMAIN)]
     refused = [not guard.is_cooking(p) for p in indomain]
     return {
         "threshold": guard.threshold,
@@ -88,7 +84,7 @@ def shipped_guard(guard: DomainGuard | None = None) -> dict[str, Any]:
         "all_offdomain": rate([f for fs in per_topic.values() for f in fs]),
         "false_refusal": rate(refused),
         "refused_prompts": [p for p, r in zip(indomain, refused, strict=True) if r],
-        "passed_offdomain": [e["prompt"] for e in rows(corpus.EVAL_OFFDOMAIN)
+        "passed_offdomain": [e["prompt"] for e in corpus.rows(corpus.EVAL_OFFDOMAIN)
                              if guard.is_cooking(e["prompt"])],
     }
 
@@ -98,17 +94,23 @@ TITLE_QUESTIONS = ("How do I make {}?", "{} recipe", "what's a good way to cook 
                    "Can you give me a recipe for {}?")
 
 
-def shared_titles(guard: DomainGuard) -> dict[str, Any] | None:
-    """False refusals on questions naming the shared public-domain recipes (None: data absent)."""
+def shared_recipe_titles() -> list[str] | None:
+    """The titles of the shared public-domain recipes (train and val), or None where absent."""
     files = [SHARED / "train.jsonl", SHARED / "val.jsonl"]
     if not all(f.is_file() for f in files):
         return None
-    titles = [json.loads(line)["title"] for f in files
-              for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-    per_template = {t: rate([not guard.is_cooking(t.format(title)) for title in titles])
-                    for t in TITLE_QUESTIONS}
-    pooled = rate([not guard.is_cooking(t.format(title)) for t in TITLE_QUESTIONS for title in titles])
-    return {"titles": len(titles), "templates": per_template, "pooled": pooled}
+    return [json.loads(line)["title"] for f in files
+            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def shared_titles(guard: DomainGuard) -> dict[str, Any] | None:
+    """False refusals on questions naming the shared public-domain recipes (None: data absent)."""
+    titles = shared_recipe_titles()
+    if titles is None:
+        return None
+    refused = {t: [not guard.is_cooking(t.format(title)) for title in titles] for t in TITLE_QUESTIONS}
+    return {"titles": len(titles), "templates": {t: rate(flags) for t, flags in refused.items()},
+            "pooled": rate([f for flags in refused.values() for f in flags])}
 
 
 def _cell(r: dict[str, Any]) -> str:

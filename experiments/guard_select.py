@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments.guard_eval import TITLE_QUESTIONS  # noqa: E402
-from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings, DomainGuard  # noqa: E402
-from training.guard import food_words, guard_examples, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
+from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings  # noqa: E402
+from training.guard import build_guard, food_words, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
 
 FOLDS = 5
 REPEATS = 4
@@ -85,18 +85,14 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
         train_recipes = [dict(r) for r in recipes if fold_of("recipe:" + r["title"], repeat) != k]
         test_titles = [r["title"] for r in recipes if fold_of("recipe:" + r["title"], repeat) == k]
         train_written = [(p, y) for p, y in written if fold(p, y) != k]
-        examples = guard_examples(train_written, [r["title"] for r in train_recipes], train_recipes,
-                                  shipped=False)
-        mine = {p for p, _ in train_written}
-        guard = DomainGuard.fit([p for p, _ in examples], [y for _, y in examples], C=C, settings=settings,
-                                generated=[p not in mine for p, _ in examples],
-                                generated_weight=generated_weight, unknown_scale=unknown_scale,
-                                threshold_folds=threshold_folds, food_scale=food_scale,
-                                food_texts=food_words() if food_scale else (),
-                                groups=[None if y or p not in topic_of else "topic:" + topic_of[p]
-                                        for p, y in examples],
-                                cooking_texts=[*(food_words() if lexicon else ()),
-                                               *(recipe_text(r) for r in train_recipes)])
+        # trained as the shipped guard is (generated flags, topic groups, food words), on the folds'
+        # data only, with the candidate's settings
+        guard = build_guard(train_written, [r["title"] for r in train_recipes], train_recipes,
+                            shipped=False, C=C, settings=settings, generated_weight=generated_weight,
+                            unknown_scale=unknown_scale, threshold_folds=threshold_folds,
+                            food_scale=food_scale,
+                            cooking_texts=[*(food_words() if lexicon else ()),
+                                           *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
             if fold(prompt, y) == k:
                 ok = guard.is_cooking(prompt)

@@ -24,17 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 def prompt_sets() -> dict[str, list[str]]:
     import corpus
-    from experiments.guard_eval import SHARED, TITLE_QUESTIONS
+    from experiments.guard_eval import TITLE_QUESTIONS, shared_recipe_titles
 
-    def rows(name: str) -> list[str]:
-        text = corpus.path(name).read_text(encoding="utf-8")
-        return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
-
-    sets = {"offdomain": rows(corpus.EVAL_OFFDOMAIN), "indomain": rows(corpus.EVAL_INDOMAIN)}
-    files = [SHARED / "train.jsonl", SHARED / "val.jsonl"]
-    if all(f.is_file() for f in files):
-        titles = [json.loads(line)["title"] for f in files
-                  for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    sets = {name: [e["prompt"] for e in corpus.rows(file)]
+            for name, file in (("offdomain", corpus.EVAL_OFFDOMAIN), ("indomain", corpus.EVAL_INDOMAIN))}
+    titles = shared_recipe_titles()
+    if titles is not None:
         sets["titles"] = [t.format(title) for t in TITLE_QUESTIONS for title in titles]
     return sets
 

@@ -112,16 +112,12 @@ def unknown_share(text: str, known_words: frozenset[str] | set[str]) -> float:
     >>> unknown_share("How do I braise a gasket?", {"how", "do", "i", "braise", "a"})
     0.16666666666666666
     """
-    return _unknown_fraction(words_of(text), known_words.__contains__)
+    return _share(words_of(text), lambda w: w not in known_words)
 
 
-def _unknown_fraction(words: list[str], is_known: Callable[[str], bool]) -> float:
-    return sum(not is_known(w) for w in words) / len(words) if words else 0.0
-
-
-def _food_fraction(words: list[str], food_words: frozenset[str]) -> float:
-    """The share of ``words`` in ``food_words``; 0 for no words."""
-    return sum(w in food_words for w in words) / len(words) if words else 0.0
+def _share(words: list[str], counts: Callable[[str], bool]) -> float:
+    """The share of ``words`` that ``counts``; 0 for no words (both dense features)."""
+    return sum(map(counts, words)) / len(words) if words else 0.0
 
 
 def split_key(prompt: str) -> float:
@@ -194,8 +190,8 @@ class DomainGuard:
         z, tokens = self.intercept, _tokens(prompt)  # normalized once for both kinds of feature
         if self.unknown_weight or self.food_weight:
             words = _content(tokens)
-            z += self.unknown_weight * _unknown_fraction(words, self.known_words.__contains__)
-            z += self.food_weight * _food_fraction(words, self.food_words)
+            z += self.unknown_weight * _share(words, lambda w: w not in self.known_words)
+            z += self.food_weight * _share(words, self.food_words.__contains__)
         counts = Counter(i for i in map(self._index.get, _features(tokens, self.settings)) if i is not None)
         if counts:
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -399,10 +395,25 @@ class DomainGuard:
         keys = list(groups) if groups is not None else [None] * len(pairs)
         if len(keys) != len(pairs):
             raise UsageError(f"{len(pairs)} prompts but {len(keys)} groups")
+        # what every fit below shares, worked out once: the words of the cooking texts, the
+        # food words, and each prompt's features (a fold's fit analyzes the same prompts again)
+        cooking_counts: Counter[str] = Counter()
+        if unknown_scale:
+            for text in cooking_texts:
+                cooking_counts.update(set(words_of(text)))
+        food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
+        analyzed: dict[str, list[str]] = {}
+
+        def analyzer(text: str) -> list[str]:
+            found = analyzed.get(text)
+            if found is None:
+                found = analyzed[text] = analyze(text, settings)
+            return found
+
         options: dict[str, Any] = {"generated_weight": generated_weight, "C": C, "min_df": min_df,
-                                   "settings": settings, "cooking_texts": cooking_texts,
-                                   "unknown_scale": unknown_scale, "food_texts": food_texts,
-                                   "food_scale": food_scale}
+                                   "settings": settings, "analyzer": analyzer,
+                                   "cooking_counts": cooking_counts, "unknown_scale": unknown_scale,
+                                   "food": food, "food_scale": food_scale}
         if threshold_folds:
             fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
                     for (p, _), g, k in zip(pairs, made, keys, strict=True)]
@@ -446,10 +457,14 @@ class DomainGuard:
 
     @classmethod
     def _fit_classifier(cls, train: list[tuple[str, bool]], made: list[bool], *, generated_weight: float,
-                        C: float, min_df: int, settings: AnalyzerSettings, cooking_texts: Sequence[str],
-                        unknown_scale: float, food_texts: Sequence[str],
+                        C: float, min_df: int, settings: AnalyzerSettings,
+                        analyzer: Callable[[str], list[str]], cooking_counts: Counter[str],
+                        unknown_scale: float, food: frozenset[str],
                         food_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
-        """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts."""
+        """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts.
+
+        ``cooking_counts``: in how many cooking texts each word is; ``food``: the food words.
+        """
         from recipe_schema import DataError
 
         kinds = Counter(y for _, y in train)
@@ -460,18 +475,20 @@ class DomainGuard:
             )
         texts, ys = [p for p, _ in train], [y for _, y in train]
         weights = [generated_weight if g else 1.0 for g in made]
+        words = [words_of(p) for p in texts]
         known: Counter[str] = Counter()  # in how many cooking texts and prompts each word is
         columns = []
         if unknown_scale:
-            for text in [*cooking_texts, *(p for p, y in train if y)]:
-                known.update(set(words_of(text)))
-            columns.append([unknown_scale * _unknown_fraction(words, _known_to(known, words if y else ()))
-                            for words, y in ((words_of(p), y) for p, y in train)])
-        food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
+            known = cooking_counts.copy()
+            for w, y in zip(words, ys, strict=True):
+                if y:
+                    known.update(set(w))
+            columns.append([unknown_scale * _share(w, _unknown_to(known, w if y else ()))
+                            for w, y in zip(words, ys, strict=True)])
         if food_scale:
-            columns.append([food_scale * _food_fraction(words, food) for words in map(words_of, texts)])
+            columns.append([food_scale * _share(w, food.__contains__) for w in words])
         extra = [list(row) for row in zip(*columns, strict=True)] if columns else None
-        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra)
+        vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra, analyzer)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
                                  known_words=frozenset(known), unknown_scale=unknown_scale,
                                  food_words=food, food_scale=food_scale)
@@ -515,11 +532,13 @@ class DomainGuard:
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
                 settings: AnalyzerSettings = AnalyzerSettings(), C: float = 10.0,
                 min_df: int = 1, sample_weight: Sequence[float] | None = None,
-                extra: Sequence[float] | Sequence[Sequence[float]] | None = None) -> tuple[Any, Any]:
+                extra: Sequence[float] | Sequence[Sequence[float]] | None = None,
+                analyzer: Callable[[str], list[str]] | None = None) -> tuple[Any, Any]:
     """The fitted scikit-learn ``(TfidfVectorizer, LogisticRegression)`` a guard is made from.
 
     ``extra``, one number (or one row of numbers) per prompt, is appended to the TF-IDF
-    features as the last column(s).
+    features as the last column(s). ``analyzer`` must give what ``analyze`` with
+    ``settings`` gives (a memoized one, say); by default it is that.
     """
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -527,11 +546,11 @@ def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
     except ImportError:
         raise ImportError("training a guard needs scikit-learn: pip install 'scikit-learn>=1.4'") from None
 
-    def analyzer(text: str) -> list[str]:
+    def analyze_with_settings(text: str) -> list[str]:
         return analyze(text, settings)
 
-    vectorizer = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, norm="l2", min_df=min_df,
-                                 dtype=np.float64)
+    vectorizer = TfidfVectorizer(analyzer=analyzer or analyze_with_settings, sublinear_tf=True, norm="l2",
+                                 min_df=min_df, dtype=np.float64)
     x = vectorizer.fit_transform(list(prompts))
     if extra is not None:
         from scipy.sparse import csr_matrix, hstack
@@ -590,10 +609,10 @@ def _trainable(train: list[tuple[str, bool]]) -> bool:
     return kinds[True] >= 2 and kinds[False] >= 2
 
 
-def _known_to(known: Counter[str], own: Sequence[str]) -> Callable[[str], bool]:
-    """Whether a word is known, leaving out one text counted in ``known`` whose words are ``own``."""
+def _unknown_to(known: Counter[str], own: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a word is unknown, leaving out one text counted in ``known`` whose words are ``own``."""
     mine = set(own)
-    return lambda w: known[w] - (w in mine) > 0
+    return lambda w: known[w] - (w in mine) <= 0
 
 
 def _sigmoid(z: float) -> float:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -233,14 +232,12 @@ def build_guard(
     recipes = list(recipes)
     examples = guard_examples(extra, recipe_titles, recipes, shipped)
     written = {p.strip() for p, _ in [*(shipped_guard_data()[0] if shipped else ()), *extra]}
-    topics = shipped_topics()  # a user's prompts have none: each is its own group
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
     fit_options.setdefault("unknown_scale", UNKNOWN_SCALE)
     fit_options.setdefault("threshold_folds", THRESHOLD_FOLDS)
     fit_options.setdefault("food_scale", FOOD_SCALE)
     fit_options.setdefault("food_texts", food_words())
-    fit_options.setdefault("groups", [None if y or p not in topics else "topic:" + topics[p]
-                                      for p, y in examples])
+    fit_options.setdefault("groups", topic_groups(examples))
     fit_options.setdefault("cooking_texts", [*food_words(), *(recipe_text(r) for r in
                                              [*(shipped_guard_data()[1] if shipped else ()), *recipes])])
     return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
@@ -296,29 +293,29 @@ def shipped_guard_data() -> tuple[tuple[tuple[str, bool], ...], tuple[dict[str, 
     """
     import corpus
 
-    def rows(name: str) -> list[dict[str, Any]]:
-        text = corpus.path(name).read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    prompts = [(e["prompt"], "reply" not in e["answer"]) for e in corpus.rows(corpus.EXCHANGES)]
+    prompts += [(e["prompt"], True) for e in corpus.rows(corpus.GUARD_COOKING)]
+    prompts += [(e["prompt"], False) for e in corpus.rows(corpus.GUARD_OFFDOMAIN)]
+    return tuple(prompts), tuple(corpus.rows(corpus.RECIPES))
 
-    prompts = [(e["prompt"], "reply" not in e["answer"]) for e in rows(corpus.EXCHANGES)]
-    prompts += [(e["prompt"], True) for e in rows(corpus.GUARD_COOKING)]
-    prompts += [(e["prompt"], False) for e in rows(corpus.GUARD_OFFDOMAIN)]
-    return tuple(prompts), tuple(rows(corpus.RECIPES))
+
+def topic_groups(examples: Iterable[tuple[str, bool]]) -> list[str | None]:
+    """Per ``(prompt, is_cooking)``, its cross-validation group (``DomainGuard.fit``'s ``groups``).
+
+    A shipped off-domain prompt falls with its topic (``shipped_topics``); any other prompt
+    (a cooking one, a user's) is its own group (``None``).
+    """
+    topics = shipped_topics()
+    return [None if y or p.strip() not in topics else "topic:" + topics[p.strip()] for p, y in examples]
 
 
 @functools.cache
 def shipped_topics() -> dict[str, str]:
-    """The topic of each shipped off-domain prompt (exchanges and guard prompts), by stripped prompt."""
+    """The topic of each shipped exchange and off-domain guard prompt, by stripped prompt."""
     import corpus
 
-    topics = {}
-    for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN):
-        for line in corpus.path(name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if row.get("topic"):
-                    topics[row["prompt"].strip()] = row["topic"]
-    return topics
+    return {row["prompt"].strip(): row["topic"] for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
+            for row in corpus.rows(name) if row.get("topic")}
 
 
 def main(argv: list[str] | None = None) -> int:

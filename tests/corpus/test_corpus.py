@@ -8,9 +8,15 @@ import corpus
 from postprocess import normalize
 from recipe_schema import Recipe, Reply, parse_answer, to_compact_json
 
+rows = corpus.rows
 
-def rows(name):
-    return [json.loads(line) for line in corpus.path(name).read_text(encoding="utf-8").splitlines()]
+
+@pytest.mark.parametrize("name", [corpus.RECIPES, corpus.HELDOUT, corpus.EXCHANGES, corpus.GUARD_COOKING,
+                                  corpus.GUARD_OFFDOMAIN, corpus.EVAL_OFFDOMAIN, corpus.EVAL_INDOMAIN])
+def test_rows_reads_every_line_of_a_shipped_file_in_order(name):
+    lines = corpus.path(name).read_text(encoding="utf-8").splitlines()
+    assert all(line.strip() for line in lines)  # no blank line for rows() to pass over
+    assert rows(name) == [json.loads(line) for line in lines]
 
 
 def words(text):
