@@ -20,7 +20,9 @@ The evaluation prompt sets are not read. Settings are ranked by the threshold ru
 own cost, contamination/0.02 + false refusals/0.05, false refusals pooled over written
 prompts and title questions.
 
-    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~20 min on 2 cores)
+    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~30 min on 2 cores)
+    .venv/bin/python experiments/guard_select.py everyday # one group of candidates (unknown, threshold,
+                                                          # food, everyday)
     JOBS=1 .venv/bin/python experiments/guard_select.py   # one candidate at a time (default: one per core)
 """
 from __future__ import annotations
@@ -42,20 +44,26 @@ from training.guard import build_guard, food_words, recipe_text, shipped_guard_d
 FOLDS = 5
 REPEATS = 4
 _SETTINGS = AnalyzerSettings((1, 2), (3, 5))
-CANDIDATES: list[dict[str, Any]] = [
+_SHIPPED = {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25,
+            "lexicon": True, "threshold_folds": 10, "food_scale": 0.25}
+GROUPS: dict[str, list[dict[str, Any]]] = {"unknown": [
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": weight, "unknown_scale": scale,
      "lexicon": lexicon, "threshold_folds": 5}
     for scale in (0.0, 0.1, 0.15, 0.25, 0.5) for weight in (0.3, 1.0) for lexicon in (False, True)
     if scale or not lexicon  # the lexicon only feeds the unknown-word feature
-] + [  # how the threshold is chosen: one 20% validation split (0), or cross-validation by topic
+], "threshold": [  # how the threshold is chosen: one 20% validation split (0), or cross-validation by topic
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25, "lexicon": True,
      "threshold_folds": folds}
     for folds in (0, 3, 10)
-] + [  # the food-word share (session 5), on the best of the above
+], "food": [  # the food-word share (session 5), on the best of the above
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25, "lexicon": True,
      "threshold_folds": 10, "food_scale": food}
     for food in (0.1, 0.15, 0.25, 0.5, 1.0)
-]
+], "everyday": [  # the everyday-word share (session 6), on the best of the above (scale 0: that guard)
+    {**_SHIPPED, "everyday_scale": scale, "everyday_margin": margin}
+    for scale in (0.0, 0.1, 0.25, 0.5, 1.0) for margin in (0.5, 1.0) if scale or margin == 1.0
+]}
+CANDIDATES = [c for group in GROUPS.values() for c in group]
 
 
 def fold_of(key: str, repeat: int = 0) -> int:
@@ -66,13 +74,15 @@ def repeated(**candidate: Any) -> dict[str, Any]:
     """``cross_validate`` over ``REPEATS`` splits: the mean of each figure, and the cost's spread."""
     runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
     mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
-            and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds", "food_scale")}
+            and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds", "food_scale",
+                          "everyday_scale", "everyday_margin")}
     return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
 
 
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
                    unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
-                   food_scale: float = 0.0, repeat: int = 0) -> dict[str, Any]:
+                   food_scale: float = 0.0, everyday_scale: float = 0.0, everyday_margin: float = 1.0,
+                   repeat: int = 0) -> dict[str, Any]:
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
     written = [(p.strip(), y) for p, y in written]
@@ -90,7 +100,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
         guard = build_guard(train_written, [r["title"] for r in train_recipes], train_recipes,
                             shipped=False, C=C, settings=settings, generated_weight=generated_weight,
                             unknown_scale=unknown_scale, threshold_folds=threshold_folds,
-                            food_scale=food_scale,
+                            food_scale=food_scale, everyday_scale=everyday_scale,
+                            everyday_margin=everyday_margin,
                             cooking_texts=[*(food_words() if lexicon else ()),
                                            *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
@@ -107,6 +118,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
     contamination, false_refusal = leaked / other, (refused + titles_refused) / (cooking + titles)
     return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
             "threshold_folds": threshold_folds, "food_scale": food_scale,
+            "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
             "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
@@ -118,19 +130,29 @@ def _repeated(candidate: dict[str, Any]) -> dict[str, Any]:
     return repeated(**candidate)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
+    names = (sys.argv[1:] if argv is None else argv) or list(GROUPS)
+    unknown = [n for n in names if n not in GROUPS]
+    if unknown:
+        print(f"guard_select: no candidate group {unknown[0]!r} (groups: {', '.join(GROUPS)})",
+              file=sys.stderr)
+        return 2
+    candidates = [c for n in names for c in GROUPS[n]]
     jobs = int(os.environ.get("JOBS", os.cpu_count() or 1))
     with ProcessPoolExecutor(jobs) as pool:  # candidates are independent; each is deterministic
-        results = sorted(pool.map(_repeated, CANDIDATES), key=lambda r: r["cost"])
-    print("| unknown-word scale | food lexicon | generated weight | threshold folds | food-word scale | C "
+        results = sorted(pool.map(_repeated, candidates), key=lambda r: r["cost"])
+    print("| unknown-word scale | food lexicon | generated weight | threshold folds | food-word scale "
+          "| everyday-word scale (margin) | C "
           "| word n-grams | char n-grams | contamination (unseen topics) | false refusals: written "
           "| : title questions | cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
+        everyday = f"{r['everyday_scale']:g} ({r['everyday_margin']:g})" if r["everyday_scale"] else "0"
         print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
-              f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {r['C']:g} | {r['word']} | "
+              f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {everyday} | {r['C']:g} | "
+              f"{r['word']} | "
               f"{r['char']} | "
               f"{r['contamination']:.3f} ({r['n_other']}) | "
               f"{r['false_refusal_written']:.3f} ({r['n_cooking']}) | "

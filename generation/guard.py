@@ -6,12 +6,15 @@ routes every prompt first: cooking -> generation mode ``"recipe"``, anything els
 ``"reply"`` (the decoder is then constrained to ``{"reply": "..."}``).
 
 The model is TF-IDF over word 1-2-grams and character 3-5-grams of each word
-(lowercased, sublinear tf, L2 norm), plus two more features, with a logistic regression
+(lowercased, sublinear tf, L2 norm), plus three more features, with a logistic regression
 on top: the share of a prompt's words that no cooking text it was trained on uses
-(``unknown_share``), and the share that are words of a food lexicon. Cooking is a
-closed domain and the rest of the world is not: on a topic the guard never saw, the
-topic's own words have no weight, but that they are unknown does, and so does a
-question made of everyday words with hardly a food word among them. Training uses
+(``unknown_share``), the share that are words of a food lexicon, and the share that are
+everyday words: words that general English uses far more often than the cooking texts
+do ("door", "car", "tax"; general-English frequencies are given at fit time, and the
+words they single out are stored with the guard). Cooking is a closed domain and the
+rest of the world is not: on a topic the guard never saw, the topic's own words have no
+weight, but that they are unknown or everyday words does, and so does a question with
+hardly a food word in it. Training uses
 scikit-learn (``DomainGuard.fit``); inference does not: the guard is a JSON file
 (features, idf, weights, intercept, threshold, analyzer settings) scored here with
 numpy through ``analyze``, the same function scikit-learn was given at fit time, so
@@ -30,7 +33,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -41,7 +44,8 @@ import numpy as np
 from recipe_schema import ModelLoadError, UsageError, atomic_write
 
 FORMAT = "souschef-domain-guard"
-FORMAT_VERSION = 3  # 2 added the unknown-word feature, 3 the food-word one; older files still load
+FORMAT_VERSION = 4  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one;
+# older files still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
 _WORD = re.compile(r"\w+")
@@ -166,6 +170,8 @@ class DomainGuard:
     unknown_weight: float = 0.0
     food_words: frozenset[str] = frozenset()
     food_weight: float = 0.0
+    everyday_words: frozenset[str] = frozenset()
+    everyday_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.idf = np.asarray(self.idf, dtype=np.float64)
@@ -183,15 +189,19 @@ class DomainGuard:
         self.food_words = frozenset(self.food_words)
         if not math.isfinite(self.food_weight) or (self.food_weight and not self.food_words):
             raise ModelLoadError("guard: the food-word weight must be finite and come with food words")
+        self.everyday_words = frozenset(self.everyday_words)
+        if not math.isfinite(self.everyday_weight) or (self.everyday_weight and not self.everyday_words):
+            raise ModelLoadError("guard: the everyday-word weight must be finite and come with its words")
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
         """The probability that ``prompt`` is about cooking, in [0, 1]."""
         z, tokens = self.intercept, _tokens(prompt)  # normalized once for both kinds of feature
-        if self.unknown_weight or self.food_weight:
+        if self.unknown_weight or self.food_weight or self.everyday_weight:
             words = _content(tokens)
             z += self.unknown_weight * _share(words, lambda w: w not in self.known_words)
             z += self.food_weight * _share(words, self.food_words.__contains__)
+            z += self.everyday_weight * _share(words, self.everyday_words.__contains__)
         counts = Counter(i for i in map(self._index.get, _features(tokens, self.settings)) if i is not None)
         if counts:
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -245,6 +255,8 @@ class DomainGuard:
             data["unknown_words"] = {"weight": self.unknown_weight, "known": sorted(self.known_words)}
         if self.food_weight:
             data["food_words"] = {"weight": self.food_weight, "words": sorted(self.food_words)}
+        if self.everyday_weight:
+            data["everyday_words"] = {"weight": self.everyday_weight, "words": sorted(self.everyday_words)}
         return data
 
     def save(self, path: str | Path) -> None:
@@ -307,6 +319,10 @@ class DomainGuard:
             food_words, food_weight = food["words"], float(food["weight"])
             if not isinstance(food_words, list) or not all(isinstance(w, str) for w in food_words):
                 raise ValueError("food_words.words must be a list of strings")
+            everyday = data.get("everyday_words", {"weight": 0.0, "words": []})
+            everyday_words, everyday_weight = everyday["words"], float(everyday["weight"])
+            if not isinstance(everyday_words, list) or not all(isinstance(w, str) for w in everyday_words):
+                raise ValueError("everyday_words.words must be a list of strings")
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
@@ -314,7 +330,8 @@ class DomainGuard:
             raise ModelLoadError(f"malformed guard: {what}") from None
         return cls(features, idf, weights, intercept, threshold, settings, info,
                    known_words=frozenset(known), unknown_weight=unknown_weight,
-                   food_words=frozenset(food_words), food_weight=food_weight)
+                   food_words=frozenset(food_words), food_weight=food_weight,
+                   everyday_words=frozenset(everyday_words), everyday_weight=everyday_weight)
 
     # ---------------------------------------------------------------- training
     @classmethod
@@ -323,7 +340,9 @@ class DomainGuard:
             min_df: int = 1, settings: AnalyzerSettings = AnalyzerSettings(),
             cooking_texts: Sequence[str] = (), unknown_scale: float = 0.0,
             food_texts: Sequence[str] = (), food_scale: float = 0.0,
-            threshold_folds: int = 0, groups: Sequence[str | None] | None = None,
+            word_frequencies: Mapping[str, float] | None = None, everyday_scale: float = 0.0,
+            everyday_margin: float = 1.0, threshold_folds: int = 0,
+            groups: Sequence[str | None] | None = None,
             info: dict[str, Any] | None = None) -> DomainGuard:
         """Train a guard (needs scikit-learn) and choose its threshold on prompts it did not train on.
 
@@ -370,6 +389,16 @@ class DomainGuard:
             With ``food_scale`` > 0, the classifier also gets ``food_scale`` times the share
             of a prompt's words that are words of ``food_texts`` (a food lexicon): positive
             evidence, where the unknown-word share is negative. 0: no such feature.
+        word_frequencies, everyday_scale, everyday_margin
+            With ``everyday_scale`` > 0, the classifier also gets ``everyday_scale`` times the
+            share of a prompt's words that are everyday words: words whose share of general
+            English (``word_frequencies``, word -> frequency, ``wordfreq``'s say) would have
+            them in the cooking texts and cooking prompts trained on at least
+            ``10 ** everyday_margin`` times as often as they are (counts + 0.5 on both
+            sides, so that a word rare in English but absent from cooking, "borscht", is
+            none). Leave one out for cooking prompts, as for the unknown-word share. The
+            everyday words are stored with the guard: inference needs no frequencies.
+            0: no such feature.
         threshold_folds, groups
             See above; ``groups`` has one key per prompt (``None``: the prompt is its own
             group) and is only read with ``threshold_folds`` >= 2.
@@ -383,7 +412,8 @@ class DomainGuard:
             raise UsageError(f"{len(prompts)} prompts but {len(labels)} labels")
         if not 0 <= validation_fraction < 1:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
-        for name, scale in (("unknown_scale", unknown_scale), ("food_scale", food_scale)):
+        for name, scale in (("unknown_scale", unknown_scale), ("food_scale", food_scale),
+                            ("everyday_scale", everyday_scale), ("everyday_margin", everyday_margin)):
             if not (math.isfinite(scale) and scale >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
         if threshold_folds == 1 or threshold_folds < 0:
@@ -402,6 +432,10 @@ class DomainGuard:
             for text in cooking_texts:
                 cooking_counts.update(set(words_of(text)))
         food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
+        if everyday_scale and not word_frequencies:
+            raise UsageError("everyday_scale needs word_frequencies (general English: word -> frequency)")
+        everyday = (_Everyday(word_frequencies or {}, everyday_margin, cooking_texts)
+                    if everyday_scale else None)
         analyzed: dict[str, list[str]] = {}
 
         def analyzer(text: str) -> list[str]:
@@ -413,7 +447,8 @@ class DomainGuard:
         options: dict[str, Any] = {"generated_weight": generated_weight, "C": C, "min_df": min_df,
                                    "settings": settings, "analyzer": analyzer,
                                    "cooking_counts": cooking_counts, "unknown_scale": unknown_scale,
-                                   "food": food, "food_scale": food_scale}
+                                   "food": food, "food_scale": food_scale,
+                                   "everyday": everyday, "everyday_scale": everyday_scale}
         if threshold_folds:
             fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
                     for (p, _), g, k in zip(pairs, made, keys, strict=True)]
@@ -451,7 +486,9 @@ class DomainGuard:
             "classifier": {"C": C, "class_weight": "balanced", "min_df": min_df,
                            "generated_weight": generated_weight, "generated": sum(made),
                            "unknown_scale": unknown_scale, "known_words": known,
-                           "cooking_texts": len(cooking_texts), "food_scale": food_scale},
+                           "cooking_texts": len(cooking_texts), "food_scale": food_scale,
+                           "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
+                           "everyday_words": len(guard.everyday_words)},
         }
         return guard
 
@@ -459,11 +496,13 @@ class DomainGuard:
     def _fit_classifier(cls, train: list[tuple[str, bool]], made: list[bool], *, generated_weight: float,
                         C: float, min_df: int, settings: AnalyzerSettings,
                         analyzer: Callable[[str], list[str]], cooking_counts: Counter[str],
-                        unknown_scale: float, food: frozenset[str],
-                        food_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
+                        unknown_scale: float, food: frozenset[str], food_scale: float,
+                        everyday: _Everyday | None,
+                        everyday_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
         """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts.
 
-        ``cooking_counts``: in how many cooking texts each word is; ``food``: the food words.
+        ``cooking_counts``: in how many cooking texts each word is; ``food``: the food words;
+        ``everyday``: the cooking texts' word counts against general English.
         """
         from recipe_schema import DataError
 
@@ -487,18 +526,27 @@ class DomainGuard:
                             for w, y in zip(words, ys, strict=True)])
         if food_scale:
             columns.append([food_scale * _share(w, food.__contains__) for w in words])
+        everyday_words: frozenset[str] = frozenset()
+        if everyday is not None:
+            counts = everyday.with_prompts([w for w, y in zip(words, ys, strict=True) if y])
+            everyday_words = counts.words()
+            columns.append([everyday_scale * _share(w, counts.leaving_out(w if y else ()))
+                            for w, y in zip(words, ys, strict=True)])
         extra = [list(row) for row in zip(*columns, strict=True)] if columns else None
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra, analyzer)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
                                  known_words=frozenset(known), unknown_scale=unknown_scale,
-                                 food_words=food, food_scale=food_scale)
+                                 food_words=food, food_scale=food_scale,
+                                 everyday_words=everyday_words, everyday_scale=everyday_scale)
         return guard, len(known), kinds
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
                      settings: AnalyzerSettings = AnalyzerSettings(),
                      known_words: frozenset[str] = frozenset(), unknown_scale: float = 0.0,
-                     food_words: frozenset[str] = frozenset(), food_scale: float = 0.0) -> DomainGuard:
+                     food_words: frozenset[str] = frozenset(), food_scale: float = 0.0,
+                     everyday_words: frozenset[str] = frozenset(),
+                     everyday_scale: float = 0.0) -> DomainGuard:
         """A guard from a fitted ``TfidfVectorizer(analyzer=...)`` and ``LogisticRegression``.
 
         The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
@@ -506,7 +554,8 @@ class DomainGuard:
         ``unknown_scale`` > 0 the classifier's last coefficient is that of the column
         ``unknown_scale * unknown_share(prompt, known_words)`` (``fit_sklearn``'s ``extra``);
         with ``food_scale`` > 0, the one after it is ``food_scale`` times the share of the
-        prompt's words in ``food_words``.
+        prompt's words in ``food_words``; with ``everyday_scale`` > 0, the next is
+        ``everyday_scale`` times the share in ``everyday_words``.
         """
         if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
             raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
@@ -516,17 +565,19 @@ class DomainGuard:
         for feature, i in vectorizer.vocabulary_.items():
             features[i] = feature
         coef = classifier.coef_[0]
-        dense = bool(unknown_scale) + bool(food_scale)
+        dense = bool(unknown_scale) + bool(food_scale) + bool(everyday_scale)
         if len(coef) != len(features) + dense:
             raise UsageError(f"the classifier has {len(coef) - len(features)} columns beyond the TF-IDF "
-                             f"features, not {dense} (unknown-word and food-word shares)")
+                             f"features, not {dense} (unknown-, food- and everyday-word shares)")
         dense_coef = [float(c) for c in coef[len(features):]]
         unknown_weight = dense_coef.pop(0) * unknown_scale if unknown_scale else 0.0
         food_weight = dense_coef.pop(0) * food_scale if food_scale else 0.0
+        everyday_weight = dense_coef.pop(0) * everyday_scale if everyday_scale else 0.0
         return cls(features, vectorizer.idf_, coef[:len(features)], float(classifier.intercept_[0]),
                    threshold, settings, known_words=known_words if unknown_scale else frozenset(),
                    unknown_weight=unknown_weight, food_words=food_words if food_scale else frozenset(),
-                   food_weight=food_weight)
+                   food_weight=food_weight, everyday_words=everyday_words if everyday_scale else frozenset(),
+                   everyday_weight=everyday_weight)
 
 
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
@@ -613,6 +664,52 @@ def _unknown_to(known: Counter[str], own: Sequence[str]) -> Callable[[str], bool
     """Whether a word is unknown, leaving out one text counted in ``known`` whose words are ``own``."""
     mine = set(own)
     return lambda w: known[w] - (w in mine) <= 0
+
+
+class _Everyday:
+    """Word counts of cooking texts beside what general English would put there: everyday words.
+
+    A word is everyday where ``count + 0.5 <= 10 ** -margin * (expected + 0.5)``, with
+    ``expected = tokens * frequency``: the cooking texts use it at least ``10 ** margin``
+    times less than English at large (``DomainGuard.fit``'s ``everyday_margin``).
+    """
+
+    def __init__(self, frequencies: Mapping[str, float], margin: float, texts: Sequence[str] = (),
+                 counts: Counter[str] | None = None, tokens: int = 0) -> None:
+        self.frequencies, self.margin = frequencies, margin
+        if counts is None:
+            counts = Counter()
+            for text in texts:
+                words = words_of(text)
+                counts.update(words)
+                tokens += len(words)
+        self.counts, self.tokens = counts, tokens
+        self._ratio = 10.0 ** -margin
+        # only a word this frequent can be everyday (count 0): the rest need not be looked at
+        least = (0.5 / self._ratio - 0.5) / max(tokens, 1)
+        self._candidates = {w: f for w, f in frequencies.items() if f >= least}
+
+    def with_prompts(self, prompts: Sequence[Sequence[str]]) -> _Everyday:
+        """These counts plus the words of ``prompts`` (cooking prompts trained on)."""
+        counts = self.counts.copy()
+        for words in prompts:
+            counts.update(words)
+        return _Everyday(self.frequencies, self.margin, counts=counts,
+                         tokens=self.tokens + sum(map(len, prompts)))
+
+    def _is_everyday(self, word: str, less: int = 0) -> bool:
+        frequency = self._candidates.get(word)
+        return frequency is not None and (
+            self.counts[word] - less + 0.5 <= self._ratio * (self.tokens * frequency + 0.5))
+
+    def words(self) -> frozenset[str]:
+        """The everyday words."""
+        return frozenset(w for w in self._candidates if self._is_everyday(w))
+
+    def leaving_out(self, own: Sequence[str]) -> Callable[[str], bool]:
+        """Whether a word is everyday, leaving out one counted text whose words are ``own``."""
+        mine = Counter(own)
+        return lambda w: self._is_everyday(w, mine[w])
 
 
 def _sigmoid(z: float) -> float:

@@ -50,6 +50,13 @@ THRESHOLD_FOLDS = 10
 # share is negative: "How do I fix an oven door?" has no unknown word, and one food word in 9.
 # Chosen by experiments/guard_select.py.
 FOOD_SCALE = 0.25
+# The everyday-word feature (``DomainGuard.fit``'s ``everyday_scale``, ``everyday_margin``): the
+# share of a prompt's words that general English (``english_frequencies``) uses at least
+# 10 ** margin times as often as the cooking texts do: "door", "car", "tax", "close". World
+# knowledge the corpus alone lacks: a question about an oven door is made of known words.
+# 0: off. Chosen by experiments/guard_select.py.
+EVERYDAY_SCALE = 0.25
+EVERYDAY_MARGIN = 0.5
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -237,6 +244,10 @@ def build_guard(
     fit_options.setdefault("threshold_folds", THRESHOLD_FOLDS)
     fit_options.setdefault("food_scale", FOOD_SCALE)
     fit_options.setdefault("food_texts", food_words())
+    fit_options.setdefault("everyday_scale", EVERYDAY_SCALE)
+    fit_options.setdefault("everyday_margin", EVERYDAY_MARGIN)
+    if fit_options["everyday_scale"]:
+        fit_options.setdefault("word_frequencies", english_frequencies())
     fit_options.setdefault("groups", topic_groups(examples))
     fit_options.setdefault("cooking_texts", [*food_words(), *(recipe_text(r) for r in
                                              [*(shipped_guard_data()[1] if shipped else ()), *recipes])])
@@ -283,6 +294,20 @@ def food_words() -> tuple[str, ...]:
 
     text = corpus.path(corpus.FOOD_WORDS).read_text(encoding="utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+@functools.cache
+def english_frequencies() -> dict[str, float]:
+    """General English: each word's share of running text (``wordfreq``), the everyday-word yardstick.
+
+    Needed to train a guard, not to use one (the everyday words are stored in the guard).
+    """
+    try:
+        import wordfreq
+    except ImportError:
+        raise ImportError("training the domain guard needs wordfreq: "
+                          "pip install 'wordfreq>=3.1,<3.2'") from None
+    return dict(wordfreq.get_frequency_dict("en"))
 
 
 @functools.cache

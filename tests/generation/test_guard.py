@@ -51,20 +51,29 @@ def test_save_and_load_give_identical_scores(guard, tmp_path):
     assert (again.threshold, again.settings, again.info) == (guard.threshold, guard.settings, guard.info)
     assert (again.known_words, again.unknown_weight) == (guard.known_words, guard.unknown_weight)
     assert (again.food_words, again.food_weight) == (guard.food_words, guard.food_weight)
-    # the shipped guard has both features
+    # the shipped guard has all three features
     assert guard.unknown_weight < 0 and "shakshuka" in guard.known_words
     assert guard.food_weight > 0 and "shakshuka" in guard.food_words and "door" not in guard.food_words
+    assert (again.everyday_words, again.everyday_weight) == (guard.everyday_words, guard.everyday_weight)
+    assert guard.everyday_weight < 0 and {"door", "car", "tax"} <= guard.everyday_words
+    assert not {"oven", "shakshuka", "how"} & guard.everyday_words
 
 
-@pytest.mark.parametrize("version, dropped", [(1, ("unknown_words", "food_words")), (2, ("food_words",))])
+@pytest.mark.parametrize("version, dropped", [
+    (1, ("unknown_words", "food_words", "everyday_words")),
+    (2, ("food_words", "everyday_words")),
+    (3, ("everyday_words",)),
+])
 def test_older_guard_files_without_the_later_features_still_load(guard, tmp_path, version, dropped):
     data = {k: v for k, v in guard.to_dict().items() if k not in dropped}
     path = tmp_path / "guard.json"
     path.write_text(json.dumps({**data, "version": version}), encoding="utf-8")
     old = DomainGuard.load(path)
-    assert old.food_weight == 0.0 and not old.food_words
+    assert old.everyday_weight == 0.0 and not old.everyday_words
+    assert (old.food_weight == 0.0) == (version < 3)
     assert (old.unknown_weight == 0.0) == (version == 1)
-    assert old.score(BINARY_SEARCH) != guard.score(BINARY_SEARCH)  # scored without the feature(s)
+    if any(k in guard.to_dict() for k in dropped):
+        assert old.score(BINARY_SEARCH) != guard.score(BINARY_SEARCH)  # scored without the feature(s)
 
 
 def test_loading_the_shipped_guard_takes_under_100_ms(guard):
@@ -95,6 +104,8 @@ def _corrupt(data: dict) -> dict[str, str]:
         "unknown_words.known": edited(unknown_words={"weight": -1.0, "known": [1, 2]}),
         "must be finite and come with known words": edited(unknown_words={"weight": -1.0, "known": []}),
         "missing 'weight'": edited(unknown_words={"known": ["a"]}),
+        "everyday_words.words": edited(everyday_words={"weight": -1.0, "words": "door"}),
+        "must be finite and come with its words": edited(everyday_words={"weight": -1.0, "words": []}),
     }
 
 
@@ -123,24 +134,28 @@ def test_numpy_inference_equals_sklearn_predict_proba():
     assert set(analyze(prompts[0], settings)) <= set(vectorizer.vocabulary_)
 
 
-def test_numpy_inference_equals_sklearn_with_the_unknown_word_and_food_word_columns():
+def test_numpy_inference_equals_sklearn_with_the_unknown_food_and_everyday_word_columns():
     pytest.importorskip("sklearn")
     from scipy.sparse import csr_matrix, hstack
 
     prompts, labels = exchanges()
     known = frozenset(w for p, y in zip(prompts, labels, strict=True) if y for w in words_of(p))
     food = frozenset({"egg", "eggs", "rice", "garlic", "bread", "soup", "bake", "oven"})
+    everyday = frozenset({"door", "car", "code", "python", "tax", "job"})
 
     def dense(p: str) -> list[float]:
         words = words_of(p)
         food_share = sum(w in food for w in words) / len(words) if words else 0.0
-        return [0.25 * unknown_share(p, known), 0.5 * food_share]
+        everyday_share = sum(w in everyday for w in words) / len(words) if words else 0.0
+        return [0.25 * unknown_share(p, known), 0.5 * food_share, 2.0 * everyday_share]
 
     vectorizer, classifier = fit_sklearn(prompts, labels, extra=[dense(p) for p in prompts])
     guard = DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25,
-                                     food_words=food, food_scale=0.5)
-    assert guard.unknown_weight and guard.food_weight
-    tests = [*prompts[:20], "How do I braise a gasket on a carburetor?", "Bake bread in the oven", "", "42"]
+                                     food_words=food, food_scale=0.5, everyday_words=everyday,
+                                     everyday_scale=2.0)
+    assert guard.unknown_weight and guard.food_weight and guard.everyday_weight
+    tests = [*prompts[:20], "How do I braise a gasket on a carburetor?", "Bake bread in the oven", "", "42",
+             "Fix the car door, then the oven door"]
     x = hstack([vectorizer.transform(tests), csr_matrix([dense(p) for p in tests])]).tocsr()
     np.testing.assert_allclose(guard.scores(tests), classifier.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
     with pytest.raises(UsageError, match="columns beyond"):
@@ -163,6 +178,45 @@ def test_unknown_words_count_against_cooking_and_a_prompts_own_words_are_not_kno
     assert plain.unknown_weight == 0.0 and not plain.known_words and "unknown_words" not in plain.to_dict()
     with pytest.raises(UsageError, match="unknown_scale"):
         DomainGuard.fit(prompts, labels, unknown_scale=float("nan"))
+
+
+def test_everyday_words_are_common_in_english_rare_in_cooking_and_count_against_it():
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    texts = ["Braise the zucchini slowly in the oven, then serve it with bread."] * 20
+    frequencies = {"door": 0.01, "car": 0.01, "tax": 0.01,  # everyday English, never in cooking texts
+                   "the": 0.05, "oven": 0.01,  # everyday, and cooking texts use them as much
+                   "borscht": 1e-7}  # never in cooking texts, but rare anywhere: no evidence
+    guard = DomainGuard.fit(prompts, labels, cooking_texts=texts, word_frequencies=frequencies,
+                            everyday_scale=1.0)
+    assert {"door", "car", "tax"} <= guard.everyday_words
+    assert not {"the", "oven", "borscht"} & guard.everyday_words
+    assert guard.everyday_weight < 0  # the exchanges' off-domain prompts use them, cooking ones do not
+    assert guard.info["classifier"]["everyday_words"] == len(guard.everyday_words)
+    again = DomainGuard.from_dict(json.loads(json.dumps(guard.to_dict())))
+    assert (again.everyday_words, again.everyday_weight) == (guard.everyday_words, guard.everyday_weight)
+    # a stricter margin: a word must be rarer in cooking still
+    strict = DomainGuard.fit(prompts, labels, cooking_texts=texts, word_frequencies=frequencies,
+                             everyday_scale=1.0, everyday_margin=3.0)
+    assert strict.everyday_words < guard.everyday_words
+    with pytest.raises(UsageError, match="word_frequencies"):
+        DomainGuard.fit(prompts, labels, everyday_scale=1.0)
+    with pytest.raises(UsageError, match="everyday_margin"):
+        DomainGuard.fit(prompts, labels, word_frequencies=frequencies, everyday_scale=1.0,
+                        everyday_margin=-1.0)
+
+
+def test_a_cooking_prompt_trained_on_does_not_make_its_own_words_cooking_words():
+    from generation.guard import _Everyday
+
+    texts = ["pan " * 50 + "stir " * 950]  # 1,000 words of cooking text
+    counts = _Everyday({"door": 0.01, "pan": 0.01}, 1.0, texts)
+    assert counts.words() == {"door"}  # expected 10 times in 1,000 words, seen never; "pan" 50 times
+    # a cooking prompt trained on says "door" once: "door" is no longer everyday, except to that prompt
+    with_prompt = counts.with_prompts([["fix", "the", "door"]])
+    assert with_prompt.words() == frozenset()
+    assert with_prompt.leaving_out(["fix", "the", "door"])("door")
+    assert not with_prompt.leaving_out(["pan"])("door") and not with_prompt.leaving_out(["door"])("pan")
 
 
 def test_fit_holds_out_prompts_by_hash_and_records_how_the_threshold_was_chosen():

@@ -12,10 +12,13 @@ from generation import DomainGuard, RecipeGenerator
 from recipe_schema import Recipe, Reply
 from training.data import Example
 from training.guard import (
+    EVERYDAY_MARGIN,
+    EVERYDAY_SCALE,
     FOOD_SCALE,
     THRESHOLD_FOLDS,
     UNKNOWN_SCALE,
     build_guard,
+    english_frequencies,
     food_words,
     guard_examples,
     guard_for_examples,
@@ -92,6 +95,9 @@ def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     assert set(food_words()) <= set(options["cooking_texts"])
     # the lexicon alone gives the food-word feature its words
     assert options["food_scale"] == FOOD_SCALE > 0 and list(options["food_texts"]) == list(food_words())
+    # general English is the everyday-word feature's yardstick
+    assert (options["everyday_scale"], options["everyday_margin"]) == (EVERYDAY_SCALE, EVERYDAY_MARGIN)
+    assert EVERYDAY_SCALE > 0 and options["word_frequencies"] is english_frequencies()
 
 
 def test_the_shipped_guard_is_what_a_rebuild_gives():
