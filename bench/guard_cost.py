@@ -1,0 +1,88 @@
+"""What the domain guard costs: loading its file, and scoring a prompt, side by side in one process.
+
+    python bench/guard_cost.py              # the shipped guard, median of 15
+    python bench/guard_cost.py --json
+
+Reports, as medians over --repeats runs (the two arms of each pair interleaved):
+1. ``DomainGuard.load`` of the shipped guard against ``json.loads`` of the same file's
+   text (the floor: a guard is a JSON file); the target is under 100 ms, so that a chat
+   session or a ``souschef generate`` does not wait for it;
+2. ``DomainGuard.score`` per prompt against ``analyze`` alone (its features, no
+   weights), over the shipped exchanges' prompts.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LOAD_TARGET_S = 0.1
+
+
+def timed(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def medians(arms: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The median seconds of each arm, the arms interleaved in every round."""
+    runs: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(repeats):
+        for name, work in arms.items():
+            runs[name].append(timed(work))
+    return {name: statistics.median(times) for name, times in runs.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15, help="rounds per measurement (default 15)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    import corpus
+    from generation.guard import DomainGuard, analyze
+
+    path = DomainGuard.default_path()
+    text = path.read_text(encoding="utf-8")
+    load = medians({"json.loads": lambda: json.loads(path.read_text(encoding="utf-8")),
+                    "DomainGuard.load": lambda: DomainGuard.load(path)}, args.repeats)
+    guard = DomainGuard.load(path)
+    prompts = [row["prompt"] for row in corpus.rows(corpus.EXCHANGES)]
+    score = medians({"analyze": lambda: [analyze(p, guard.settings) for p in prompts],
+                     "DomainGuard.score": lambda: guard.scores(prompts)}, args.repeats)
+    figures = {
+        "guard_bytes": len(text.encode("utf-8")), "features": len(guard.features), "repeats": args.repeats,
+        "load_s": load["DomainGuard.load"], "json_loads_s": load["json.loads"],
+        "load_ratio": load["DomainGuard.load"] / load["json.loads"], "load_target_s": LOAD_TARGET_S,
+        "prompts": len(prompts), "score_us_per_prompt": score["DomainGuard.score"] / len(prompts) * 1e6,
+        "analyze_us_per_prompt": score["analyze"] / len(prompts) * 1e6,
+        "score_ratio": score["DomainGuard.score"] / score["analyze"],
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"shipped guard: {figures['guard_bytes']:,} bytes, {figures['features']:,} features; "
+          f"median of {args.repeats}")
+    print(f"{'arm':<22}{'time':>12}{'ratio':>8}")
+    print(f"{'json.loads':<22}{figures['json_loads_s'] * 1e3:>9.1f} ms{1:>7.2f}x")
+    print(f"{'DomainGuard.load':<22}{figures['load_s'] * 1e3:>9.1f} ms{figures['load_ratio']:>7.2f}x"
+          f"   (target < {LOAD_TARGET_S * 1e3:.0f} ms)")
+    print(f"{'analyze':<22}{figures['analyze_us_per_prompt']:>9.1f} us{1:>7.2f}x   per prompt, "
+          f"{len(prompts)} prompts")
+    print(f"{'DomainGuard.score':<22}{figures['score_us_per_prompt']:>9.1f} us"
+          f"{figures['score_ratio']:>7.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
