@@ -686,8 +686,9 @@ class _Everyday:
         self.counts, self.tokens = counts, tokens
         self._ratio = 10.0 ** -margin
         # only a word this frequent can be everyday (count 0): the rest need not be looked at
+        # (and only a word ``words_of`` can give: "don't" and "1,000" never meet a prompt's words)
         least = (0.5 / self._ratio - 0.5) / max(tokens, 1)
-        self._candidates = {w: f for w, f in frequencies.items() if f >= least}
+        self._candidates = {w: f for w, f in frequencies.items() if f >= least and words_of(w) == [w]}
 
     def with_prompts(self, prompts: Sequence[Sequence[str]]) -> _Everyday:
         """These counts plus the words of ``prompts`` (cooking prompts trained on)."""
