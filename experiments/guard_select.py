@@ -20,7 +20,7 @@ The evaluation prompt sets are not read. Settings are ranked by the threshold ru
 own cost, contamination/0.02 + false refusals/0.05, false refusals pooled over written
 prompts and title questions.
 
-    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~30 min on 2 cores)
+    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~40 min on 2 cores)
     .venv/bin/python experiments/guard_select.py everyday # one group of candidates (unknown, threshold,
                                                           # food, everyday)
     JOBS=1 .venv/bin/python experiments/guard_select.py   # one candidate at a time (default: one per core)

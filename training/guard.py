@@ -47,13 +47,15 @@ UNKNOWN_SCALE = 0.25
 THRESHOLD_FOLDS = 10
 # The scale of the food-word feature (``DomainGuard.fit``'s ``food_scale``): the share of a
 # prompt's words that are words of the food lexicon. Positive evidence where the unknown-word
-# share is negative: "How do I fix an oven door?" has no unknown word, and one food word in 9.
+# share is negative: "Is it a good idea to buy a house with a friend?" has no unknown word and
+# no food word.
 # Chosen by experiments/guard_select.py.
 FOOD_SCALE = 0.25
 # The everyday-word feature (``DomainGuard.fit``'s ``everyday_scale``, ``everyday_margin``): the
 # share of a prompt's words that general English (``english_frequencies``) uses at least
 # 10 ** margin times as often as the cooking texts do: "door", "car", "tax", "close". World
-# knowledge the corpus alone lacks: a question about an oven door is made of known words.
+# knowledge the corpus alone lacks: an unknown word may be a dish the corpus never named
+# ("borscht") or a word cooking never needs ("door"); only general English tells them apart.
 # 0: off. Chosen by experiments/guard_select.py.
 EVERYDAY_SCALE = 0.25
 EVERYDAY_MARGIN = 0.5

@@ -174,11 +174,12 @@ def test_everyday_words_are_common_in_english_rare_in_cooking_and_count_against_
     texts = ["Braise the zucchini slowly in the oven, then serve it with bread."] * 20
     frequencies = {"door": 0.01, "car": 0.01, "tax": 0.01,  # everyday English, never in cooking texts
                    "the": 0.05, "oven": 0.01,  # everyday, and cooking texts use them as much
-                   "borscht": 1e-7}  # never in cooking texts, but rare anywhere: no evidence
+                   "borscht": 1e-7,  # never in cooking texts, but rare anywhere: no evidence
+                   "don't": 0.01, "1,000": 0.01}  # never a prompt's word (``words_of``)
     guard = DomainGuard.fit(prompts, labels, cooking_texts=texts, word_frequencies=frequencies,
                             everyday_scale=1.0)
     assert {"door", "car", "tax"} <= guard.everyday_words
-    assert not {"the", "oven", "borscht"} & guard.everyday_words
+    assert not {"the", "oven", "borscht", "don't", "1,000"} & guard.everyday_words
     assert guard.everyday_weight < 0  # the exchanges' off-domain prompts use them, cooking ones do not
     assert guard.info["classifier"]["everyday_words"] == len(guard.everyday_words)
     again = DomainGuard.from_dict(json.loads(json.dumps(guard.to_dict())))
