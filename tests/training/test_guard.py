@@ -22,6 +22,7 @@ from training.guard import (
     food_words,
     guard_examples,
     guard_for_examples,
+    recipe_text,
 )
 from training.prompts import questions_for
 
@@ -98,6 +99,17 @@ def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     # general English is the everyday-word feature's yardstick
     assert (options["everyday_scale"], options["everyday_margin"]) == (EVERYDAY_SCALE, EVERYDAY_MARGIN)
     assert EVERYDAY_SCALE > 0 and options["word_frequencies"] is english_frequencies()
+
+
+def test_a_run_on_the_shipped_recipes_counts_each_cooking_text_once(monkeypatch):
+    options = {}
+    monkeypatch.setattr(DomainGuard, "fit", classmethod(lambda cls, p, y, **kw: options.update(kw)))
+    row = corpus.rows(corpus.RECIPES)[0]
+    recipe = Recipe.model_validate({k: row[k] for k in Recipe.model_fields if k in row})
+    guard_for_examples([Example("Something good with it?", recipe, "mine.jsonl:1")])
+    texts = options["cooking_texts"]
+    assert recipe_text(recipe.model_dump(mode="json")) in texts
+    assert len(texts) == len(set(texts))  # counted twice, it would weigh twice in the word counts
 
 
 def test_the_shipped_guard_is_what_a_rebuild_gives():
