@@ -253,8 +253,9 @@ def build_guard(
     fit_options.setdefault("groups", topic_groups(examples))
     # each text once: a run on the shipped corpus brings the shipped recipes a second time, and
     # counting them twice would make its guard differ from the shipped one
-    fit_options.setdefault("cooking_texts", list(dict.fromkeys([
-        *food_words(), *(recipe_text(r) for r in [*(shipped_guard_data()[1] if shipped else ()), *recipes])])))
+    all_recipes = [*(shipped_guard_data()[1] if shipped else ()), *recipes]
+    fit_options.setdefault("cooking_texts",
+                           list(dict.fromkeys([*food_words(), *map(recipe_text, all_recipes)])))
     return DomainGuard.fit([p for p, _ in examples], [y for _, y in examples],
                            generated=[p not in written for p, _ in examples], **fit_options)
 
