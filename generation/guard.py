@@ -427,15 +427,15 @@ class DomainGuard:
             raise UsageError(f"{len(pairs)} prompts but {len(keys)} groups")
         # what every fit below shares, worked out once: the words of the cooking texts, the
         # food words, and each prompt's features (a fold's fit analyzes the same prompts again)
-        cooking_counts: Counter[str] = Counter()
-        if unknown_scale:
-            for text in cooking_texts:
-                cooking_counts.update(set(words_of(text)))
-        food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
         if everyday_scale and not word_frequencies:
             raise UsageError("everyday_scale needs word_frequencies (general English: word -> frequency)")
-        everyday = (_Everyday(word_frequencies or {}, everyday_margin, cooking_texts)
-                    if everyday_scale else None)
+        text_words = [words_of(text) for text in cooking_texts] if unknown_scale or everyday_scale else []
+        cooking_counts: Counter[str] = Counter()
+        if unknown_scale:
+            for words in text_words:
+                cooking_counts.update(set(words))
+        food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
+        everyday = _Everyday(word_frequencies or {}, everyday_margin, text_words) if everyday_scale else None
         analyzed: dict[str, list[str]] = {}
 
         def analyzer(text: str) -> list[str]:
@@ -674,29 +674,24 @@ class _Everyday:
     times less than English at large (``DomainGuard.fit``'s ``everyday_margin``).
     """
 
-    def __init__(self, frequencies: Mapping[str, float], margin: float, texts: Sequence[str] = (),
-                 counts: Counter[str] | None = None, tokens: int = 0) -> None:
+    def __init__(self, frequencies: Mapping[str, float], margin: float, texts: Sequence[Sequence[str]],
+                 base: _Everyday | None = None) -> None:
+        """Counts of the words of ``texts`` (each a text's ``words_of``), added to ``base``'s if given."""
         self.frequencies, self.margin = frequencies, margin
-        if counts is None:
-            counts = Counter()
-            for text in texts:
-                words = words_of(text)
-                counts.update(words)
-                tokens += len(words)
-        self.counts, self.tokens = counts, tokens
+        self.counts: Counter[str] = base.counts.copy() if base else Counter()
+        self.tokens: int = base.tokens if base else 0
+        for words in texts:
+            self.counts.update(words)
+            self.tokens += len(words)
         self._ratio = 10.0 ** -margin
         # only a word this frequent can be everyday (count 0): the rest need not be looked at
         # (and only a word ``words_of`` can give: "don't" and "1,000" never meet a prompt's words)
-        least = (0.5 / self._ratio - 0.5) / max(tokens, 1)
+        least = (0.5 / self._ratio - 0.5) / max(self.tokens, 1)
         self._candidates = {w: f for w, f in frequencies.items() if f >= least and words_of(w) == [w]}
 
     def with_prompts(self, prompts: Sequence[Sequence[str]]) -> _Everyday:
         """These counts plus the words of ``prompts`` (cooking prompts trained on)."""
-        counts = self.counts.copy()
-        for words in prompts:
-            counts.update(words)
-        return _Everyday(self.frequencies, self.margin, counts=counts,
-                         tokens=self.tokens + sum(map(len, prompts)))
+        return _Everyday(self.frequencies, self.margin, prompts, base=self)
 
     def _is_everyday(self, word: str, less: int = 0) -> bool:
         frequency = self._candidates.get(word)

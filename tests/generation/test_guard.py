@@ -198,7 +198,7 @@ def test_everyday_words_are_common_in_english_rare_in_cooking_and_count_against_
 def test_a_cooking_prompt_trained_on_does_not_make_its_own_words_cooking_words():
     from generation.guard import _Everyday
 
-    texts = ["pan " * 50 + "stir " * 950]  # 1,000 words of cooking text
+    texts = [["pan"] * 50 + ["stir"] * 950]  # the words of 1,000 words of cooking text
     counts = _Everyday({"door": 0.01, "pan": 0.01}, 1.0, texts)
     assert counts.words() == {"door"}  # expected 10 times in 1,000 words, seen never; "pan" 50 times
     # a cooking prompt trained on says "door" once: "door" is no longer everyday, except to that prompt
