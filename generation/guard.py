@@ -33,7 +33,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,8 +44,8 @@ import numpy as np
 from recipe_schema import ModelLoadError, UsageError, atomic_write
 
 FORMAT = "souschef-domain-guard"
-FORMAT_VERSION = 4  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one;
-# older files still load
+FORMAT_VERSION = 5  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one,
+# 5 the unknown-pair one; older files still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
 _WORD = re.compile(r"\w+")
@@ -119,6 +119,15 @@ def unknown_share(text: str, known_words: frozenset[str] | set[str]) -> float:
     return _share(words_of(text), lambda w: w not in known_words)
 
 
+def word_pairs(words: Sequence[str]) -> list[str]:
+    """Each two neighbouring words of ``words`` (a text's ``words_of``), joined by a space.
+
+    >>> word_pairs(["clear", "the", "cookies"])
+    ['clear the', 'the cookies']
+    """
+    return [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
 def _share(words: list[str], counts: Callable[[str], bool]) -> float:
     """The share of ``words`` that ``counts``; 0 for no words (both dense features)."""
     return sum(map(counts, words)) / len(words) if words else 0.0
@@ -157,6 +166,12 @@ class DomainGuard:
     food_words, food_weight
         The words of a food lexicon, and the coefficient of the share of a prompt's words
         among them (``unknown_share``'s complement over ``food_words``; 0: no such feature).
+    everyday_words, everyday_weight
+        Words general English uses far more often than cooking texts do, and the
+        coefficient of the share of a prompt's words among them (0: no such feature).
+    known_pairs, unknown_pair_weight
+        The word pairs (``word_pairs``) of the cooking texts it was trained on, and the
+        coefficient of the share of a prompt's word pairs not among them (0: no such feature).
     """
 
     features: list[str]
@@ -172,6 +187,8 @@ class DomainGuard:
     food_weight: float = 0.0
     everyday_words: frozenset[str] = frozenset()
     everyday_weight: float = 0.0
+    known_pairs: frozenset[str] = frozenset()
+    unknown_pair_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.idf = np.asarray(self.idf, dtype=np.float64)
@@ -192,16 +209,20 @@ class DomainGuard:
         self.everyday_words = frozenset(self.everyday_words)
         if not math.isfinite(self.everyday_weight) or (self.everyday_weight and not self.everyday_words):
             raise ModelLoadError("guard: the everyday-word weight must be finite and come with its words")
+        self.known_pairs = frozenset(self.known_pairs)
+        if not math.isfinite(self.unknown_pair_weight) or (self.unknown_pair_weight and not self.known_pairs):
+            raise ModelLoadError("guard: the unknown-pair weight must be finite and come with known pairs")
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
         """The probability that ``prompt`` is about cooking, in [0, 1]."""
         z, tokens = self.intercept, _tokens(prompt)  # normalized once for both kinds of feature
-        if self.unknown_weight or self.food_weight or self.everyday_weight:
+        if self.unknown_weight or self.food_weight or self.everyday_weight or self.unknown_pair_weight:
             words = _content(tokens)
             z += self.unknown_weight * _share(words, lambda w: w not in self.known_words)
             z += self.food_weight * _share(words, self.food_words.__contains__)
             z += self.everyday_weight * _share(words, self.everyday_words.__contains__)
+            z += self.unknown_pair_weight * _share(word_pairs(words), lambda p: p not in self.known_pairs)
         counts = Counter(i for i in map(self._index.get, _features(tokens, self.settings)) if i is not None)
         if counts:
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -257,6 +278,8 @@ class DomainGuard:
             data["food_words"] = {"weight": self.food_weight, "words": sorted(self.food_words)}
         if self.everyday_weight:
             data["everyday_words"] = {"weight": self.everyday_weight, "words": sorted(self.everyday_words)}
+        if self.unknown_pair_weight:
+            data["unknown_pairs"] = {"weight": self.unknown_pair_weight, "known": sorted(self.known_pairs)}
         return data
 
     def save(self, path: str | Path) -> None:
@@ -323,6 +346,10 @@ class DomainGuard:
             everyday_words, everyday_weight = everyday["words"], float(everyday["weight"])
             if not isinstance(everyday_words, list) or not all(isinstance(w, str) for w in everyday_words):
                 raise ValueError("everyday_words.words must be a list of strings")
+            pairs = data.get("unknown_pairs", {"weight": 0.0, "known": []})
+            known_pairs, unknown_pair_weight = pairs["known"], float(pairs["weight"])
+            if not isinstance(known_pairs, list) or not all(isinstance(p, str) for p in known_pairs):
+                raise ValueError("unknown_pairs.known must be a list of strings")
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
@@ -331,7 +358,8 @@ class DomainGuard:
         return cls(features, idf, weights, intercept, threshold, settings, info,
                    known_words=frozenset(known), unknown_weight=unknown_weight,
                    food_words=frozenset(food_words), food_weight=food_weight,
-                   everyday_words=frozenset(everyday_words), everyday_weight=everyday_weight)
+                   everyday_words=frozenset(everyday_words), everyday_weight=everyday_weight,
+                   known_pairs=frozenset(known_pairs), unknown_pair_weight=unknown_pair_weight)
 
     # ---------------------------------------------------------------- training
     @classmethod
@@ -341,7 +369,8 @@ class DomainGuard:
             cooking_texts: Sequence[str] = (), unknown_scale: float = 0.0,
             food_texts: Sequence[str] = (), food_scale: float = 0.0,
             word_frequencies: Mapping[str, float] | None = None, everyday_scale: float = 0.0,
-            everyday_margin: float = 1.0, threshold_folds: int = 0,
+            everyday_margin: float = 1.0, unknown_pair_scale: float = 0.0, known_min_texts: int = 1,
+            threshold_folds: int = 0,
             groups: Sequence[str | None] | None = None,
             info: dict[str, Any] | None = None) -> DomainGuard:
         """Train a guard (needs scikit-learn) and choose its threshold on prompts it did not train on.
@@ -399,6 +428,16 @@ class DomainGuard:
             none). Leave one out for cooking prompts, as for the unknown-word share. The
             everyday words are stored with the guard: inference needs no frequencies.
             0: no such feature.
+        unknown_pair_scale
+            With ``unknown_pair_scale`` > 0, the classifier also gets ``unknown_pair_scale``
+            times the share of a prompt's word pairs (``word_pairs``) that no cooking text
+            nor cooking prompt trained on has: words in context. Cookbooks say "oven door"
+            and "cookies", never "door hinge" or "browser cookies". Leave one out for
+            cooking prompts, as for the unknown-word share. 0: no such feature.
+        known_min_texts
+            A word (a word pair) is known when at least this many cooking texts and
+            cooking prompts have it: with 2, a word a single recipe happens to use ("the
+            oven door") stays unknown.
         threshold_folds, groups
             See above; ``groups`` has one key per prompt (``None``: the prompt is its own
             group) and is only read with ``threshold_folds`` >= 2.
@@ -413,9 +452,12 @@ class DomainGuard:
         if not 0 <= validation_fraction < 1:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
         for name, scale in (("unknown_scale", unknown_scale), ("food_scale", food_scale),
-                            ("everyday_scale", everyday_scale), ("everyday_margin", everyday_margin)):
+                            ("everyday_scale", everyday_scale), ("everyday_margin", everyday_margin),
+                            ("unknown_pair_scale", unknown_pair_scale)):
             if not (math.isfinite(scale) and scale >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
+        if not (isinstance(known_min_texts, int) and known_min_texts >= 1):
+            raise UsageError(f"known_min_texts must be an integer >= 1, not {known_min_texts!r}")
         if threshold_folds == 1 or threshold_folds < 0:
             raise UsageError(f"threshold_folds must be 0 or at least 2, not {threshold_folds}")
         pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
@@ -429,11 +471,10 @@ class DomainGuard:
         # food words, and each prompt's features (a fold's fit analyzes the same prompts again)
         if everyday_scale and not word_frequencies:
             raise UsageError("everyday_scale needs word_frequencies (general English: word -> frequency)")
-        text_words = [words_of(text) for text in cooking_texts] if unknown_scale or everyday_scale else []
-        cooking_counts: Counter[str] = Counter()
-        if unknown_scale:
-            for words in text_words:
-                cooking_counts.update(set(words))
+        text_words = ([words_of(text) for text in cooking_texts]
+                      if unknown_scale or everyday_scale or unknown_pair_scale else [])
+        cooking_counts = _in_how_many(text_words) if unknown_scale else Counter()
+        cooking_pairs = _in_how_many(map(word_pairs, text_words)) if unknown_pair_scale else Counter()
         food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
         everyday = _Everyday(word_frequencies or {}, everyday_margin, text_words) if everyday_scale else None
         analyzed: dict[str, list[str]] = {}
@@ -448,7 +489,9 @@ class DomainGuard:
                                    "settings": settings, "analyzer": analyzer,
                                    "cooking_counts": cooking_counts, "unknown_scale": unknown_scale,
                                    "food": food, "food_scale": food_scale,
-                                   "everyday": everyday, "everyday_scale": everyday_scale}
+                                   "everyday": everyday, "everyday_scale": everyday_scale,
+                                   "cooking_pairs": cooking_pairs, "unknown_pair_scale": unknown_pair_scale,
+                                   "known_min_texts": known_min_texts}
         if threshold_folds:
             fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
                     for (p, _), g, k in zip(pairs, made, keys, strict=True)]
@@ -488,7 +531,9 @@ class DomainGuard:
                            "unknown_scale": unknown_scale, "known_words": known,
                            "cooking_texts": len(cooking_texts), "food_scale": food_scale,
                            "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
-                           "everyday_words": len(guard.everyday_words)},
+                           "everyday_words": len(guard.everyday_words),
+                           "unknown_pair_scale": unknown_pair_scale, "known_pairs": len(guard.known_pairs),
+                           "known_min_texts": known_min_texts},
         }
         return guard
 
@@ -497,12 +542,14 @@ class DomainGuard:
                         C: float, min_df: int, settings: AnalyzerSettings,
                         analyzer: Callable[[str], list[str]], cooking_counts: Counter[str],
                         unknown_scale: float, food: frozenset[str], food_scale: float,
-                        everyday: _Everyday | None,
-                        everyday_scale: float) -> tuple[DomainGuard, int, Counter[bool]]:
+                        everyday: _Everyday | None, everyday_scale: float,
+                        cooking_pairs: Counter[str], unknown_pair_scale: float,
+                        known_min_texts: int) -> tuple[DomainGuard, int, Counter[bool]]:
         """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts.
 
-        ``cooking_counts``: in how many cooking texts each word is; ``food``: the food words;
-        ``everyday``: the cooking texts' word counts against general English.
+        ``cooking_counts``, ``cooking_pairs``: in how many cooking texts each word, each word
+        pair is; ``food``: the food words; ``everyday``: the cooking texts' word counts
+        against general English; ``known_min_texts``: in how many a word or pair must be to be known.
         """
         from recipe_schema import DataError
 
@@ -515,38 +562,46 @@ class DomainGuard:
         texts, ys = [p for p, _ in train], [y for _, y in train]
         weights = [generated_weight if g else 1.0 for g in made]
         words = [words_of(p) for p in texts]
+        cooking = [w for w, y in zip(words, ys, strict=True) if y]
         known: Counter[str] = Counter()  # in how many cooking texts and prompts each word is
         columns = []
         if unknown_scale:
-            known = cooking_counts.copy()
-            for w, y in zip(words, ys, strict=True):
-                if y:
-                    known.update(set(w))
-            columns.append([unknown_scale * _share(w, _unknown_to(known, w if y else ()))
+            known = cooking_counts + _in_how_many(cooking)
+            columns.append([unknown_scale * _share(w, _unknown_to(known, w if y else (), known_min_texts))
                             for w, y in zip(words, ys, strict=True)])
         if food_scale:
             columns.append([food_scale * _share(w, food.__contains__) for w in words])
         everyday_words: frozenset[str] = frozenset()
         if everyday is not None:
-            counts = everyday.with_prompts([w for w, y in zip(words, ys, strict=True) if y])
+            counts = everyday.with_prompts(cooking)
             everyday_words = counts.words()
             columns.append([everyday_scale * _share(w, counts.leaving_out(w if y else ()))
                             for w, y in zip(words, ys, strict=True)])
+        known_pairs: Counter[str] = Counter()
+        if unknown_pair_scale:
+            pairs = [word_pairs(w) for w in words]
+            known_pairs = cooking_pairs + _in_how_many(p for p, y in zip(pairs, ys, strict=True) if y)
+            columns.append([
+                unknown_pair_scale * _share(p, _unknown_to(known_pairs, p if y else (), known_min_texts))
+                for p, y in zip(pairs, ys, strict=True)])
         extra = [list(row) for row in zip(*columns, strict=True)] if columns else None
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra, analyzer)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
-                                 known_words=frozenset(known), unknown_scale=unknown_scale,
+                                 known_words=_at_least(known, known_min_texts), unknown_scale=unknown_scale,
                                  food_words=food, food_scale=food_scale,
-                                 everyday_words=everyday_words, everyday_scale=everyday_scale)
-        return guard, len(known), kinds
+                                 everyday_words=everyday_words, everyday_scale=everyday_scale,
+                                 known_pairs=_at_least(known_pairs, known_min_texts),
+                                 unknown_pair_scale=unknown_pair_scale)
+        return guard, len(guard.known_words), kinds
 
     @classmethod
     def from_sklearn(cls, vectorizer: Any, classifier: Any, threshold: float = 0.5,
                      settings: AnalyzerSettings = AnalyzerSettings(),
                      known_words: frozenset[str] = frozenset(), unknown_scale: float = 0.0,
                      food_words: frozenset[str] = frozenset(), food_scale: float = 0.0,
-                     everyday_words: frozenset[str] = frozenset(),
-                     everyday_scale: float = 0.0) -> DomainGuard:
+                     everyday_words: frozenset[str] = frozenset(), everyday_scale: float = 0.0,
+                     known_pairs: frozenset[str] = frozenset(),
+                     unknown_pair_scale: float = 0.0) -> DomainGuard:
         """A guard from a fitted ``TfidfVectorizer(analyzer=...)`` and ``LogisticRegression``.
 
         The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
@@ -555,7 +610,9 @@ class DomainGuard:
         ``unknown_scale * unknown_share(prompt, known_words)`` (``fit_sklearn``'s ``extra``);
         with ``food_scale`` > 0, the one after it is ``food_scale`` times the share of the
         prompt's words in ``food_words``; with ``everyday_scale`` > 0, the next is
-        ``everyday_scale`` times the share in ``everyday_words``.
+        ``everyday_scale`` times the share in ``everyday_words``; with ``unknown_pair_scale``
+        > 0, the last is ``unknown_pair_scale`` times the share of the prompt's
+        ``word_pairs`` not in ``known_pairs``.
         """
         if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
             raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
@@ -565,19 +622,23 @@ class DomainGuard:
         for feature, i in vectorizer.vocabulary_.items():
             features[i] = feature
         coef = classifier.coef_[0]
-        dense = bool(unknown_scale) + bool(food_scale) + bool(everyday_scale)
+        dense = bool(unknown_scale) + bool(food_scale) + bool(everyday_scale) + bool(unknown_pair_scale)
         if len(coef) != len(features) + dense:
             raise UsageError(f"the classifier has {len(coef) - len(features)} columns beyond the TF-IDF "
-                             f"features, not {dense} (unknown-, food- and everyday-word shares)")
+                             f"features, not {dense} (unknown-, food-, everyday-word and unknown-pair "
+                             f"shares)")
         dense_coef = [float(c) for c in coef[len(features):]]
         unknown_weight = dense_coef.pop(0) * unknown_scale if unknown_scale else 0.0
         food_weight = dense_coef.pop(0) * food_scale if food_scale else 0.0
         everyday_weight = dense_coef.pop(0) * everyday_scale if everyday_scale else 0.0
+        unknown_pair_weight = dense_coef.pop(0) * unknown_pair_scale if unknown_pair_scale else 0.0
         return cls(features, vectorizer.idf_, coef[:len(features)], float(classifier.intercept_[0]),
                    threshold, settings, known_words=known_words if unknown_scale else frozenset(),
                    unknown_weight=unknown_weight, food_words=food_words if food_scale else frozenset(),
                    food_weight=food_weight, everyday_words=everyday_words if everyday_scale else frozenset(),
-                   everyday_weight=everyday_weight)
+                   everyday_weight=everyday_weight,
+                   known_pairs=known_pairs if unknown_pair_scale else frozenset(),
+                   unknown_pair_weight=unknown_pair_weight)
 
 
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
@@ -660,10 +721,24 @@ def _trainable(train: list[tuple[str, bool]]) -> bool:
     return kinds[True] >= 2 and kinds[False] >= 2
 
 
-def _unknown_to(known: Counter[str], own: Sequence[str]) -> Callable[[str], bool]:
-    """Whether a word is unknown, leaving out one text counted in ``known`` whose words are ``own``."""
+def _in_how_many(texts: Iterable[Sequence[str]]) -> Counter[str]:
+    """In how many of ``texts`` (each a sequence of words, or of word pairs) each one is."""
+    counts: Counter[str] = Counter()
+    for terms in texts:
+        counts.update(set(terms))
+    return counts
+
+
+def _at_least(counts: Counter[str], least: int) -> frozenset[str]:
+    """The words (pairs) in at least ``least`` texts: the known ones."""
+    return frozenset(w for w, n in counts.items() if n >= least)
+
+
+def _unknown_to(known: Counter[str], own: Sequence[str], least: int = 1) -> Callable[[str], bool]:
+    """Whether a word is unknown (in fewer than ``least`` texts), leaving out one text counted in
+    ``known`` whose words are ``own``."""
     mine = set(own)
-    return lambda w: known[w] - (w in mine) <= 0
+    return lambda w: known[w] - (w in mine) < least
 
 
 class _Everyday:

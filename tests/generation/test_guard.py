@@ -9,7 +9,15 @@ import pytest
 
 import corpus
 from generation import DomainGuard, GenerationState, RecipeGenerator
-from generation.guard import AnalyzerSettings, analyze, fit_sklearn, split_key, unknown_share, words_of
+from generation.guard import (
+    AnalyzerSettings,
+    analyze,
+    fit_sklearn,
+    split_key,
+    unknown_share,
+    word_pairs,
+    words_of,
+)
 from recipe_schema import ModelLoadError, Recipe, Reply, UsageError
 
 
@@ -59,16 +67,18 @@ def test_save_and_load_give_identical_scores(guard, tmp_path):
 
 
 @pytest.mark.parametrize("version, dropped", [
-    (1, ("unknown_words", "food_words", "everyday_words")),
-    (2, ("food_words", "everyday_words")),
-    (3, ("everyday_words",)),
+    (1, ("unknown_words", "food_words", "everyday_words", "unknown_pairs")),
+    (2, ("food_words", "everyday_words", "unknown_pairs")),
+    (3, ("everyday_words", "unknown_pairs")),
+    (4, ("unknown_pairs",)),
 ])
 def test_older_guard_files_without_the_later_features_still_load(guard, tmp_path, version, dropped):
     data = {k: v for k, v in guard.to_dict().items() if k not in dropped}
     path = tmp_path / "guard.json"
     path.write_text(json.dumps({**data, "version": version}), encoding="utf-8")
     old = DomainGuard.load(path)
-    assert old.everyday_weight == 0.0 and not old.everyday_words
+    assert old.unknown_pair_weight == 0.0 and not old.known_pairs
+    assert (old.everyday_weight == 0.0) == (version < 4)
     assert (old.food_weight == 0.0) == (version < 3)
     assert (old.unknown_weight == 0.0) == (version == 1)
     if any(k in guard.to_dict() for k in dropped):
@@ -94,6 +104,8 @@ def _corrupt(data: dict) -> dict[str, str]:
         "missing 'weight'": edited(unknown_words={"known": ["a"]}),
         "everyday_words.words": edited(everyday_words={"weight": -1.0, "words": "door"}),
         "must be finite and come with its words": edited(everyday_words={"weight": -1.0, "words": []}),
+        "unknown_pairs.known": edited(unknown_pairs={"weight": -1.0, "known": "oven door"}),
+        "must be finite and come with known pairs": edited(unknown_pairs={"weight": -1.0, "known": []}),
     }
 
 
@@ -122,7 +134,7 @@ def test_numpy_inference_equals_sklearn_predict_proba():
     assert set(analyze(prompts[0], settings)) <= set(vectorizer.vocabulary_)
 
 
-def test_numpy_inference_equals_sklearn_with_the_unknown_food_and_everyday_word_columns():
+def test_numpy_inference_equals_sklearn_with_the_unknown_food_everyday_word_and_pair_columns():
     pytest.importorskip("sklearn")
     from scipy.sparse import csr_matrix, hstack
 
@@ -130,18 +142,20 @@ def test_numpy_inference_equals_sklearn_with_the_unknown_food_and_everyday_word_
     known = frozenset(w for p, y in zip(prompts, labels, strict=True) if y for w in words_of(p))
     food = frozenset({"egg", "eggs", "rice", "garlic", "bread", "soup", "bake", "oven"})
     everyday = frozenset({"door", "car", "code", "python", "tax", "job"})
+    pairs = frozenset(q for p, y in zip(prompts, labels, strict=True) if y for q in word_pairs(words_of(p)))
 
     def dense(p: str) -> list[float]:
-        words = words_of(p)
+        words, two = words_of(p), word_pairs(words_of(p))
         food_share = sum(w in food for w in words) / len(words) if words else 0.0
         everyday_share = sum(w in everyday for w in words) / len(words) if words else 0.0
-        return [0.25 * unknown_share(p, known), 0.5 * food_share, 2.0 * everyday_share]
+        pair_share = sum(q not in pairs for q in two) / len(two) if two else 0.0
+        return [0.25 * unknown_share(p, known), 0.5 * food_share, 2.0 * everyday_share, 0.5 * pair_share]
 
     vectorizer, classifier = fit_sklearn(prompts, labels, extra=[dense(p) for p in prompts])
     guard = DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25,
                                      food_words=food, food_scale=0.5, everyday_words=everyday,
-                                     everyday_scale=2.0)
-    assert guard.unknown_weight and guard.food_weight and guard.everyday_weight
+                                     everyday_scale=2.0, known_pairs=pairs, unknown_pair_scale=0.5)
+    assert guard.unknown_weight and guard.food_weight and guard.everyday_weight and guard.unknown_pair_weight
     tests = [*prompts[:20], "How do I braise a gasket on a carburetor?", "Bake bread in the oven", "", "42",
              "Fix the car door, then the oven door"]
     x = hstack([vectorizer.transform(tests), csr_matrix([dense(p) for p in tests])]).tocsr()
@@ -193,6 +207,69 @@ def test_everyday_words_are_common_in_english_rare_in_cooking_and_count_against_
     with pytest.raises(UsageError, match="everyday_margin"):
         DomainGuard.fit(prompts, labels, word_frequencies=frequencies, everyday_scale=1.0,
                         everyday_margin=-1.0)
+
+
+def test_unknown_word_pairs_are_words_in_a_context_no_cooking_text_has():
+    pytest.importorskip("sklearn")
+    prompts, labels = exchanges()
+    texts = ["Close the oven door and bake the cookies until golden."]
+    guard = DomainGuard.fit(prompts, labels, cooking_texts=texts, unknown_pair_scale=1.0,
+                            validation_fraction=0.0)  # trained on every prompt
+    assert {"oven door", "the cookies"} <= guard.known_pairs  # from the cooking texts
+    cooking_pairs = {q for p, y in zip(prompts, labels, strict=True) if y for q in word_pairs(words_of(p))}
+    other_pairs = {q for p, y in zip(prompts, labels, strict=True) if not y for q in word_pairs(words_of(p))}
+    assert guard.known_pairs == cooking_pairs | set(word_pairs(words_of(texts[0])))
+    assert other_pairs - guard.known_pairs  # an off-domain prompt's pairs are only known through cooking
+    assert guard.unknown_pair_weight < 0  # off-domain prompts put words in contexts cooking never does
+    assert guard.info["classifier"]["known_pairs"] == len(guard.known_pairs)
+    again = DomainGuard.from_dict(json.loads(json.dumps(guard.to_dict())))
+    assert (again.known_pairs, again.unknown_pair_weight) == (guard.known_pairs, guard.unknown_pair_weight)
+    # the same words, in a context no cooking text has
+    assert guard.score("clear the cookies in the browser") < guard.score("bake the cookies in the oven")
+    assert word_pairs(words_of("Bake 2 cookies")) == ["bake cookies"]  # as the guard reads words
+    plain = DomainGuard.fit(prompts, labels)
+    assert not plain.known_pairs and "unknown_pairs" not in plain.to_dict()
+    with pytest.raises(UsageError, match="unknown_pair_scale"):
+        DomainGuard.fit(prompts, labels, unknown_pair_scale=-1.0)
+
+
+def test_a_cooking_prompt_is_scored_in_training_as_if_its_own_word_pairs_were_unseen(monkeypatch):
+    pytest.importorskip("sklearn")
+    import generation.guard as guard_module
+
+    seen: list[list] = []
+    real = guard_module.fit_sklearn
+    monkeypatch.setattr(guard_module, "fit_sklearn", lambda *a: seen.append(a[6]) or real(*a))
+    prompts = ["braise the leeks", "braise the leeks slowly", "roast the leeks",
+               "fix the door", "paint a door"]
+    DomainGuard.fit(prompts, [True, True, True, False, False], validation_fraction=0.0,
+                    cooking_texts=["roast the leeks"], unknown_pair_scale=1.0)
+    shares = [row[0] for row in seen[0]]
+    # "braise the", "the leeks" are in the other braise prompt: known; "leeks slowly" only in its own
+    assert shares[:3] == [0.0, pytest.approx(1 / 3), 0.0]
+    assert shares[3:] == [1.0, 1.0]  # off-domain prompts never add to the known pairs
+
+
+def test_a_word_one_text_uses_stays_unknown_when_known_words_need_two_texts(monkeypatch):
+    pytest.importorskip("sklearn")
+    import generation.guard as guard_module
+
+    seen: list[list] = []
+    real = guard_module.fit_sklearn
+    monkeypatch.setattr(guard_module, "fit_sklearn", lambda *a: seen.append(a[6]) or real(*a))
+    prompts = ["braise the leeks", "roast the leeks", "fix the door", "paint a door"]
+    labels = [True, True, False, False]
+    texts = ["Braise the leeks.", "Close the oven door and roast the leeks."]  # "door": one text
+    once = DomainGuard.fit(prompts, labels, validation_fraction=0.0, cooking_texts=texts, unknown_scale=1.0)
+    twice = DomainGuard.fit(prompts, labels, validation_fraction=0.0, cooking_texts=texts, unknown_scale=1.0,
+                            known_min_texts=2)
+    assert {"door", "oven", "leeks"} <= once.known_words
+    assert twice.known_words == {"braise", "the", "leeks", "roast"}  # each in two texts or prompts
+    assert twice.info["classifier"]["known_words"] == 4 and twice.info["classifier"]["known_min_texts"] == 2
+    # in training a cooking prompt leaves itself out: "braise", "roast" are then in one text only
+    assert [row[0] for row in seen[1]] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 1.0])
+    with pytest.raises(UsageError, match="known_min_texts"):
+        DomainGuard.fit(prompts, labels, known_min_texts=0)
 
 
 def test_a_cooking_prompt_trained_on_does_not_make_its_own_words_cooking_words():
