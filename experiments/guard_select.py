@@ -22,11 +22,18 @@ prompts and title questions.
 
     .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~40 min on 2 cores)
     .venv/bin/python experiments/guard_select.py everyday # one group of candidates (unknown, threshold,
-                                                          # food, everyday)
+                                                          # food, everyday, pairs)
     JOBS=1 .venv/bin/python experiments/guard_select.py   # one candidate at a time (default: one per core)
+    .venv/bin/python experiments/guard_select.py known --data mine.jsonl   # as a run on a user's
+                                                          # recipes trains it: theirs join the shipped ones
+
+A user's recipes (``--data``) are folded by title like the shipped ones: a fold's recipes
+give no word and no question to the training folds, and their titles are asked for too.
 """
 from __future__ import annotations
 
+import argparse
+import functools
 import hashlib
 import os
 import statistics
@@ -39,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from experiments.guard_eval import TITLE_QUESTIONS  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings  # noqa: E402
+from recipe_schema import SouschefError  # noqa: E402
 from training.guard import build_guard, food_words, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
 
 FOLDS = 5
@@ -47,6 +55,8 @@ _SETTINGS = AnalyzerSettings((1, 2), (3, 5))
 # session 5's guard: the best of the groups before "everyday"
 _SESSION5 = {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25,
             "lexicon": True, "threshold_folds": 10, "food_scale": 0.25}
+# session 6's guard: the best of the groups before "pairs"
+_SESSION6 = {**_SESSION5, "everyday_scale": 0.25, "everyday_margin": 0.5}
 GROUPS: dict[str, list[dict[str, Any]]] = {"unknown": [
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": weight, "unknown_scale": scale,
      "lexicon": lexicon, "threshold_folds": 5}
@@ -63,6 +73,16 @@ GROUPS: dict[str, list[dict[str, Any]]] = {"unknown": [
 ], "everyday": [  # the everyday-word share (session 6), on the best of the above (scale 0: that guard)
     {**_SESSION5, "everyday_scale": scale, "everyday_margin": margin}
     for scale in (0.0, 0.1, 0.25, 0.5, 1.0) for margin in (0.5, 1.0) if scale or margin == 1.0
+], "pairs": [  # the unknown-pair share (session 7), on the best of the above (session 6's guard: 2.74)
+    {**_SESSION6, "unknown_pair_scale": scale} for scale in (0.1, 0.25, 0.5, 1.0)
+], "classifier": [  # regularization and n-gram ranges (session 7), last chosen before any dense feature
+    *({**_SESSION6, "C": C} for C in (3.0, 30.0, 100.0)),
+    *({**_SESSION6, "settings": AnalyzerSettings(word, _SETTINGS.char_ngrams)} for word in ((1, 1), (1, 3))),
+    *({**_SESSION6, "settings": AnalyzerSettings(_SETTINGS.word_ngrams, char)}
+      for char in ((2, 5), (3, 6), (0, 0))),
+], "known": [  # a word is known in at least this many cooking texts (session 7)
+    {**_SESSION6, "known_min_texts": least, "unknown_scale": scale}
+    for least in (1, 2, 3) for scale in (0.25, 0.5) if least > 1 or scale == 0.25  # 1, 0.25: session 6's
 ]}
 CANDIDATES = [c for group in GROUPS.values() for c in group]
 
@@ -76,16 +96,18 @@ def repeated(**candidate: Any) -> dict[str, Any]:
     runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
     mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
             and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds", "food_scale",
-                          "everyday_scale", "everyday_margin")}
+                          "everyday_scale", "everyday_margin", "unknown_pair_scale", "known_min_texts")}
     return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
 
 
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
                    unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
                    food_scale: float = 0.0, everyday_scale: float = 0.0, everyday_margin: float = 1.0,
+                   unknown_pair_scale: float = 0.0, known_min_texts: int = 1, data: str | None = None,
                    repeat: int = 0) -> dict[str, Any]:
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
+    recipes = (*recipes, *user_recipes(data)) if data else recipes
     written = [(p.strip(), y) for p, y in written]
     leaked = refused = other = cooking = titles_refused = titles = 0
     def fold(prompt: str, is_cooking: bool) -> int:
@@ -102,7 +124,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                             shipped=False, C=C, settings=settings, generated_weight=generated_weight,
                             unknown_scale=unknown_scale, threshold_folds=threshold_folds,
                             food_scale=food_scale, everyday_scale=everyday_scale,
-                            everyday_margin=everyday_margin,
+                            everyday_margin=everyday_margin, unknown_pair_scale=unknown_pair_scale,
+                            known_min_texts=known_min_texts,
                             cooking_texts=[*(food_words() if lexicon else ()),
                                            *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
@@ -120,11 +143,25 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
     return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
             "threshold_folds": threshold_folds, "food_scale": food_scale,
             "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
-            "word": settings.word_ngrams, "char": settings.char_ngrams,
+            "unknown_pair_scale": unknown_pair_scale,
+            "known_min_texts": known_min_texts, "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
             "cost": contamination / TARGET_CONTAMINATION + false_refusal / TARGET_FALSE_REFUSAL,
             "n_other": other, "n_cooking": cooking, "n_titles": titles}
+
+
+@functools.cache
+def user_recipes(path: str) -> tuple[dict[str, Any], ...]:
+    """The recipes of a user's training file, each title once (as ``guard_for_examples`` takes them)."""
+    from recipe_schema.model import Recipe
+    from training.data import load_examples
+
+    recipes: dict[str, dict[str, Any]] = {}
+    for e in load_examples([path]).examples:
+        if isinstance(e.answer, Recipe):
+            recipes.setdefault(e.answer.title, e.answer.model_dump(mode="json"))
+    return tuple(recipes.values())
 
 
 def _repeated(candidate: dict[str, Any]) -> dict[str, Any]:
@@ -134,25 +171,34 @@ def _repeated(candidate: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
-    names = (sys.argv[1:] if argv is None else argv) or list(GROUPS)
+    parser = argparse.ArgumentParser(prog="guard_select.py", description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help=f"candidate groups (default: all): {', '.join(GROUPS)}")
+    parser.add_argument("--data", help="a user's training file: its recipes join the shipped ones")
+    args = parser.parse_args(argv)
+    names = args.groups or list(GROUPS)
     unknown = [n for n in names if n not in GROUPS]
     if unknown:
-        print(f"guard_select: no candidate group {unknown[0]!r} (groups: {', '.join(GROUPS)})",
-              file=sys.stderr)
-        return 2
-    candidates = [c for n in names for c in GROUPS[n]]
+        parser.error(f"no candidate group {unknown[0]!r} (groups: {', '.join(GROUPS)})")
+    if args.data:
+        try:
+            print(f"with {len(user_recipes(args.data))} recipes of {args.data}", file=sys.stderr)
+        except SouschefError as e:
+            print(f"guard_select: {e}", file=sys.stderr)
+            return 2
+    candidates = [{**c, "data": args.data} for n in names for c in GROUPS[n]]
     jobs = int(os.environ.get("JOBS", os.cpu_count() or 1))
     with ProcessPoolExecutor(jobs) as pool:  # candidates are independent; each is deterministic
         results = sorted(pool.map(_repeated, candidates), key=lambda r: r["cost"])
     print("| unknown-word scale | food lexicon | generated weight | threshold folds | food-word scale "
-          "| everyday-word scale (margin) | C "
+          "| everyday-word scale (margin) | unknown-pair scale | known in texts | C "
           "| word n-grams | char n-grams | contamination (unseen topics) | false refusals: written "
           "| : title questions | cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         everyday = f"{r['everyday_scale']:g} ({r['everyday_margin']:g})" if r["everyday_scale"] else "0"
         print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
-              f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {everyday} | {r['C']:g} | "
+              f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {everyday} | "
+              f"{r['unknown_pair_scale']:g} | {r['known_min_texts']} | {r['C']:g} | "
               f"{r['word']} | "
               f"{r['char']} | "
               f"{r['contamination']:.3f} ({r['n_other']}) | "
