@@ -129,7 +129,7 @@ def word_pairs(words: Sequence[str]) -> list[str]:
 
 
 def _share(words: list[str], counts: Callable[[str], bool]) -> float:
-    """The share of ``words`` that ``counts``; 0 for no words (both dense features)."""
+    """The share of ``words`` that ``counts``; 0 for no words (every dense feature)."""
     return sum(map(counts, words)) / len(words) if words else 0.0
 
 
@@ -435,9 +435,9 @@ class DomainGuard:
             and "cookies", never "door hinge" or "browser cookies". Leave one out for
             cooking prompts, as for the unknown-word share. 0: no such feature.
         known_min_texts
-            A word (a word pair) is known when at least this many cooking texts and
-            cooking prompts have it: with 2, a word a single recipe happens to use ("the
-            oven door") stays unknown.
+            For the unknown-word and unknown-pair shares: a word (a word pair) is known when
+            at least this many cooking texts and cooking prompts have it. With 2, a word a
+            single recipe happens to use ("the oven door") stays unknown.
         threshold_folds, groups
             See above; ``groups`` has one key per prompt (``None``: the prompt is its own
             group) and is only read with ``threshold_folds`` >= 2.
