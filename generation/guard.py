@@ -334,32 +334,20 @@ class DomainGuard:
             info = data.get("info", {})
             if not isinstance(info, dict):
                 raise ValueError("info must be an object")
-            unknown = data.get("unknown_words", {"weight": 0.0, "known": []})
-            known, unknown_weight = unknown["known"], float(unknown["weight"])
-            if not isinstance(known, list) or not all(isinstance(w, str) for w in known):
-                raise ValueError("unknown_words.known must be a list of strings")
-            food = data.get("food_words", {"weight": 0.0, "words": []})
-            food_words, food_weight = food["words"], float(food["weight"])
-            if not isinstance(food_words, list) or not all(isinstance(w, str) for w in food_words):
-                raise ValueError("food_words.words must be a list of strings")
-            everyday = data.get("everyday_words", {"weight": 0.0, "words": []})
-            everyday_words, everyday_weight = everyday["words"], float(everyday["weight"])
-            if not isinstance(everyday_words, list) or not all(isinstance(w, str) for w in everyday_words):
-                raise ValueError("everyday_words.words must be a list of strings")
-            pairs = data.get("unknown_pairs", {"weight": 0.0, "known": []})
-            known_pairs, unknown_pair_weight = pairs["known"], float(pairs["weight"])
-            if not isinstance(known_pairs, list) or not all(isinstance(p, str) for p in known_pairs):
-                raise ValueError("unknown_pairs.known must be a list of strings")
+            known, unknown_weight = _dense_block(data, "unknown_words", "known")
+            food_words, food_weight = _dense_block(data, "food_words", "words")
+            everyday_words, everyday_weight = _dense_block(data, "everyday_words", "words")
+            known_pairs, unknown_pair_weight = _dense_block(data, "unknown_pairs", "known")
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise ModelLoadError(f"malformed guard: {what}") from None
         return cls(features, idf, weights, intercept, threshold, settings, info,
-                   known_words=frozenset(known), unknown_weight=unknown_weight,
-                   food_words=frozenset(food_words), food_weight=food_weight,
-                   everyday_words=frozenset(everyday_words), everyday_weight=everyday_weight,
-                   known_pairs=frozenset(known_pairs), unknown_pair_weight=unknown_pair_weight)
+                   known_words=known, unknown_weight=unknown_weight,
+                   food_words=food_words, food_weight=food_weight,
+                   everyday_words=everyday_words, everyday_weight=everyday_weight,
+                   known_pairs=known_pairs, unknown_pair_weight=unknown_pair_weight)
 
     # ---------------------------------------------------------------- training
     @classmethod
@@ -639,6 +627,15 @@ class DomainGuard:
                    everyday_weight=everyday_weight,
                    known_pairs=known_pairs if unknown_pair_scale else frozenset(),
                    unknown_pair_weight=unknown_pair_weight)
+
+
+def _dense_block(data: dict[str, Any], key: str, field: str) -> tuple[frozenset[str], float]:
+    """A dense feature's block of a guard file: its words (``field``) and its weight; absent: none, 0."""
+    block = data.get(key, {"weight": 0.0, field: []})
+    words, weight = block[field], float(block["weight"])
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ValueError(f"{key}.{field} must be a list of strings")
+    return frozenset(words), weight
 
 
 def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
