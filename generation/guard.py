@@ -48,6 +48,15 @@ FORMAT_VERSION = 5  # 2 added the unknown-word feature, 3 the food-word one, 4 t
 # 5 the unknown-pair one; older files still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
+# Each dense feature's block in a guard file: (its key, the key of its word list, the
+# ``DomainGuard`` attributes of the words and of the weight, what the words are called in errors)
+_DENSE_BLOCKS = (
+    ("unknown_words", "known", "known_words", "unknown_weight", "known words"),
+    ("food_words", "words", "food_words", "food_weight", "food words"),
+    ("everyday_words", "words", "everyday_words", "everyday_weight", "its words"),
+    ("unknown_pairs", "known", "known_pairs", "unknown_pair_weight", "known pairs"),
+)
+
 _WORD = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")
 
@@ -200,18 +209,11 @@ class DomainGuard:
         self._index = {f: i for i, f in enumerate(self.features)}
         if len(self._index) != len(self.features):
             raise ModelLoadError("guard: duplicate features")
-        self.known_words = frozenset(self.known_words)
-        if not math.isfinite(self.unknown_weight) or (self.unknown_weight and not self.known_words):
-            raise ModelLoadError("guard: the unknown-word weight must be finite and come with known words")
-        self.food_words = frozenset(self.food_words)
-        if not math.isfinite(self.food_weight) or (self.food_weight and not self.food_words):
-            raise ModelLoadError("guard: the food-word weight must be finite and come with food words")
-        self.everyday_words = frozenset(self.everyday_words)
-        if not math.isfinite(self.everyday_weight) or (self.everyday_weight and not self.everyday_words):
-            raise ModelLoadError("guard: the everyday-word weight must be finite and come with its words")
-        self.known_pairs = frozenset(self.known_pairs)
-        if not math.isfinite(self.unknown_pair_weight) or (self.unknown_pair_weight and not self.known_pairs):
-            raise ModelLoadError("guard: the unknown-pair weight must be finite and come with known pairs")
+        for key, _, words, weight, what in _DENSE_BLOCKS:
+            setattr(self, words, frozenset(getattr(self, words)))
+            value = getattr(self, weight)
+            if not math.isfinite(value) or (value and not getattr(self, words)):
+                raise ModelLoadError(f"guard: the {key} weight must be finite and come with {what}")
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
@@ -272,14 +274,9 @@ class DomainGuard:
             "idf": self.idf.tolist(),
             "weights": self.weights.tolist(),
         }
-        if self.unknown_weight:
-            data["unknown_words"] = {"weight": self.unknown_weight, "known": sorted(self.known_words)}
-        if self.food_weight:
-            data["food_words"] = {"weight": self.food_weight, "words": sorted(self.food_words)}
-        if self.everyday_weight:
-            data["everyday_words"] = {"weight": self.everyday_weight, "words": sorted(self.everyday_words)}
-        if self.unknown_pair_weight:
-            data["unknown_pairs"] = {"weight": self.unknown_pair_weight, "known": sorted(self.known_pairs)}
+        for key, listed, words, weight, _ in _DENSE_BLOCKS:
+            if getattr(self, weight):
+                data[key] = {"weight": getattr(self, weight), listed: sorted(getattr(self, words))}
         return data
 
     def save(self, path: str | Path) -> None:
@@ -334,20 +331,15 @@ class DomainGuard:
             info = data.get("info", {})
             if not isinstance(info, dict):
                 raise ValueError("info must be an object")
-            known, unknown_weight = _dense_block(data, "unknown_words", "known")
-            food_words, food_weight = _dense_block(data, "food_words", "words")
-            everyday_words, everyday_weight = _dense_block(data, "everyday_words", "words")
-            known_pairs, unknown_pair_weight = _dense_block(data, "unknown_pairs", "known")
+            dense: dict[str, Any] = {}
+            for key, listed, words, weight, _ in _DENSE_BLOCKS:
+                dense[words], dense[weight] = _dense_block(data, key, listed)
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise ModelLoadError(f"malformed guard: {what}") from None
-        return cls(features, idf, weights, intercept, threshold, settings, info,
-                   known_words=known, unknown_weight=unknown_weight,
-                   food_words=food_words, food_weight=food_weight,
-                   everyday_words=everyday_words, everyday_weight=everyday_weight,
-                   known_pairs=known_pairs, unknown_pair_weight=unknown_pair_weight)
+        return cls(features, idf, weights, intercept, threshold, settings, info, **dense)
 
     # ---------------------------------------------------------------- training
     @classmethod
@@ -629,12 +621,12 @@ class DomainGuard:
                    unknown_pair_weight=unknown_pair_weight)
 
 
-def _dense_block(data: dict[str, Any], key: str, field: str) -> tuple[frozenset[str], float]:
-    """A dense feature's block of a guard file: its words (``field``) and its weight; absent: none, 0."""
-    block = data.get(key, {"weight": 0.0, field: []})
-    words, weight = block[field], float(block["weight"])
+def _dense_block(data: dict[str, Any], key: str, listed: str) -> tuple[frozenset[str], float]:
+    """A dense feature's block of a guard file: its words (``listed``) and its weight; absent: none, 0."""
+    block = data.get(key, {"weight": 0.0, listed: []})
+    words, weight = block[listed], float(block["weight"])
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise ValueError(f"{key}.{field} must be a list of strings")
+        raise ValueError(f"{key}.{listed} must be a list of strings")
     return frozenset(words), weight
 
 
