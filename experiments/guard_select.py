@@ -22,7 +22,8 @@ prompts and title questions.
 
     .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~40 min on 2 cores)
     .venv/bin/python experiments/guard_select.py everyday # one group of candidates (unknown, threshold,
-                                                          # food, everyday, pairs)
+                                                          # food, everyday, pairs, classifier, known,
+                                                          # embedding)
     JOBS=1 .venv/bin/python experiments/guard_select.py   # one candidate at a time (default: one per core)
     .venv/bin/python experiments/guard_select.py known --data mine.jsonl   # as a run on a user's
                                                           # recipes trains it: theirs join the shipped ones
@@ -83,6 +84,8 @@ GROUPS: dict[str, list[dict[str, Any]]] = {"unknown": [
 ], "known": [  # a word is known in at least this many cooking texts (session 7)
     {**_SESSION6, "known_min_texts": least, "unknown_scale": scale}
     for least in (1, 2, 3) for scale in (0.25, 0.5) if least > 1 or scale == 0.25  # 1, 0.25: session 6's
+], "embedding": [  # the prompt's sentence embedding (session 8), on session 6's guard
+    {**_SESSION6, "embedding_scale": scale} for scale in (0.1, 0.2, 0.3, 0.5, 1.0)
 ]}
 CANDIDATES = [c for group in GROUPS.values() for c in group]
 
@@ -96,14 +99,16 @@ def repeated(**candidate: Any) -> dict[str, Any]:
     runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
     mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
             and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds", "food_scale",
-                          "everyday_scale", "everyday_margin", "unknown_pair_scale", "known_min_texts")}
+                          "everyday_scale", "everyday_margin", "unknown_pair_scale", "known_min_texts",
+                          "embedding_scale")}
     return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
 
 
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
                    unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
                    food_scale: float = 0.0, everyday_scale: float = 0.0, everyday_margin: float = 1.0,
-                   unknown_pair_scale: float = 0.0, known_min_texts: int = 1, data: str | None = None,
+                   unknown_pair_scale: float = 0.0, known_min_texts: int = 1, embedding_scale: float = 0.0,
+                   data: str | None = None,
                    repeat: int = 0) -> dict[str, Any]:
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
@@ -125,7 +130,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                             unknown_scale=unknown_scale, threshold_folds=threshold_folds,
                             food_scale=food_scale, everyday_scale=everyday_scale,
                             everyday_margin=everyday_margin, unknown_pair_scale=unknown_pair_scale,
-                            known_min_texts=known_min_texts,
+                            known_min_texts=known_min_texts, embedding_scale=embedding_scale,
                             cooking_texts=[*(food_words() if lexicon else ()),
                                            *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
@@ -144,7 +149,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
             "threshold_folds": threshold_folds, "food_scale": food_scale,
             "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
             "unknown_pair_scale": unknown_pair_scale,
-            "known_min_texts": known_min_texts, "word": settings.word_ngrams, "char": settings.char_ngrams,
+            "known_min_texts": known_min_texts, "embedding_scale": embedding_scale,
+            "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
             "cost": contamination / TARGET_CONTAMINATION + false_refusal / TARGET_FALSE_REFUSAL,
@@ -190,15 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(jobs) as pool:  # candidates are independent; each is deterministic
         results = sorted(pool.map(_repeated, candidates), key=lambda r: r["cost"])
     print("| unknown-word scale | food lexicon | generated weight | threshold folds | food-word scale "
-          "| everyday-word scale (margin) | unknown-pair scale | known in texts | C "
+          "| everyday-word scale (margin) | unknown-pair scale | known in texts | embedding scale | C "
           "| word n-grams | char n-grams | contamination (unseen topics) | false refusals: written "
           "| : title questions | cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         everyday = f"{r['everyday_scale']:g} ({r['everyday_margin']:g})" if r["everyday_scale"] else "0"
         print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
               f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {everyday} | "
-              f"{r['unknown_pair_scale']:g} | {r['known_min_texts']} | {r['C']:g} | "
+              f"{r['unknown_pair_scale']:g} | {r['known_min_texts']} | {r['embedding_scale']:g} | "
+              f"{r['C']:g} | "
               f"{r['word']} | "
               f"{r['char']} | "
               f"{r['contamination']:.3f} ({r['n_other']}) | "

@@ -14,11 +14,14 @@ do ("door", "car", "tax"; general-English frequencies are given at fit time, and
 words they single out are stored with the guard). Cooking is a closed domain and the
 rest of the world is not: on a topic the guard never saw, the topic's own words have no
 weight, but that they are unknown or everyday words does, and so does a question with
-hardly a food word in it. Training uses
+hardly a food word in it. Last, the prompt's sentence embedding
+(``generation.embedding``: a static token-embedding model whose files ship in the
+``wordllama`` wheel) carries what the prompt is about in words no training prompt need
+have. Training uses
 scikit-learn (``DomainGuard.fit``); inference does not: the guard is a JSON file
-(features, idf, weights, intercept, threshold, analyzer settings) scored here with
-numpy through ``analyze``, the same function scikit-learn was given at fit time, so
-both compute the same probability.
+(features, idf, weights, intercept, threshold, analyzer settings, the embedding's
+weights) scored here with numpy through ``analyze``, the same function scikit-learn
+was given at fit time, so both compute the same probability.
 
 >>> guard = DomainGuard.default()
 >>> guard.route("How do I make shakshuka?"), guard.route("How can I implement a binary search in Python?")
@@ -44,8 +47,8 @@ import numpy as np
 from recipe_schema import ModelLoadError, UsageError, atomic_write
 
 FORMAT = "souschef-domain-guard"
-FORMAT_VERSION = 5  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one,
-# 5 the unknown-pair one; older files still load
+FORMAT_VERSION = 6  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one,
+# 5 the unknown-pair one, 6 the sentence embedding; older files still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
 # Each dense feature's block in a guard file: (its key, the key of its word list, the
@@ -181,6 +184,10 @@ class DomainGuard:
     known_pairs, unknown_pair_weight
         The word pairs (``word_pairs``) of the cooking texts it was trained on, and the
         coefficient of the share of a prompt's word pairs not among them (0: no such feature).
+    embedding_model, embedding_weights
+        The name of a sentence-embedding model (``generation.embedding.embedder``) and the
+        coefficients of the prompt's embedding ("": no such feature; scoring then needs no
+        embedding model).
     """
 
     features: list[str]
@@ -198,6 +205,8 @@ class DomainGuard:
     everyday_weight: float = 0.0
     known_pairs: frozenset[str] = frozenset()
     unknown_pair_weight: float = 0.0
+    embedding_model: str = ""
+    embedding_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         self.idf = np.asarray(self.idf, dtype=np.float64)
@@ -214,6 +223,10 @@ class DomainGuard:
             value = getattr(self, weight)
             if not math.isfinite(value) or (value and not getattr(self, words)):
                 raise ModelLoadError(f"guard: the {key} weight must be finite and come with {what}")
+        self.embedding_weights = np.asarray(self.embedding_weights, dtype=np.float64)
+        if (self.embedding_weights.ndim != 1 or not np.isfinite(self.embedding_weights).all()
+                or bool(self.embedding_model) != bool(self.embedding_weights.size)):
+            raise ModelLoadError("guard: the embedding needs a model name and finite weights, or neither")
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
@@ -231,7 +244,19 @@ class DomainGuard:
             tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
             x = tf * self.idf[index]
             z += float(x @ self.weights[index]) / float(np.sqrt(x @ x))
+        if self.embedding_model:
+            z += float(self._embedder().embed([prompt])[0] @ self.embedding_weights)
         return _sigmoid(z)
+
+    def _embedder(self) -> Any:
+        """The embedding model the guard was trained with (loaded once per process)."""
+        from generation.embedding import embedder
+
+        model = embedder(self.embedding_model)
+        if model.dim != len(self.embedding_weights):
+            raise ModelLoadError(f"guard: {len(self.embedding_weights)} embedding weights, but "
+                                 f"{self.embedding_model} has {model.dim} dimensions")
+        return model
 
     def scores(self, prompts: Sequence[str]) -> list[float]:
         """``score`` of each prompt, in order."""
@@ -277,6 +302,8 @@ class DomainGuard:
         for key, listed, words, weight, _ in _DENSE_BLOCKS:
             if getattr(self, weight):
                 data[key] = {"weight": getattr(self, weight), listed: sorted(getattr(self, words))}
+        if self.embedding_model:
+            data["embedding"] = {"model": self.embedding_model, "weights": self.embedding_weights.tolist()}
         return data
 
     def save(self, path: str | Path) -> None:
@@ -334,6 +361,11 @@ class DomainGuard:
             dense: dict[str, Any] = {}
             for key, listed, words, weight, _ in _DENSE_BLOCKS:
                 dense[words], dense[weight] = _dense_block(data, key, listed)
+            embedding = data.get("embedding", {"model": "", "weights": []})
+            if not isinstance(embedding["model"], str) or not isinstance(embedding["weights"], list):
+                raise ValueError("embedding must name its model and list its weights")
+            dense["embedding_model"] = embedding["model"]
+            dense["embedding_weights"] = np.asarray(embedding["weights"], dtype=np.float64)
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
@@ -350,6 +382,7 @@ class DomainGuard:
             food_texts: Sequence[str] = (), food_scale: float = 0.0,
             word_frequencies: Mapping[str, float] | None = None, everyday_scale: float = 0.0,
             everyday_margin: float = 1.0, unknown_pair_scale: float = 0.0, known_min_texts: int = 1,
+            embedding_scale: float = 0.0, embedding_model: str = "",
             threshold_folds: int = 0,
             groups: Sequence[str | None] | None = None,
             info: dict[str, Any] | None = None) -> DomainGuard:
@@ -418,6 +451,11 @@ class DomainGuard:
             For the unknown-word and unknown-pair shares: a word (a word pair) is known when
             at least this many cooking texts and cooking prompts have it. With 2, a word a
             single recipe happens to use ("the oven door") stays unknown.
+        embedding_scale, embedding_model
+            With ``embedding_scale`` > 0, the classifier also gets ``embedding_scale`` times
+            the prompt's sentence embedding (``generation.embedding.embedder(embedding_model)``,
+            ``DEFAULT_EMBEDDER`` when ""): what the prompt is about, in words no training
+            prompt need have. The model is needed to score with the guard too. 0: no such feature.
         threshold_folds, groups
             See above; ``groups`` has one key per prompt (``None``: the prompt is its own
             group) and is only read with ``threshold_folds`` >= 2.
@@ -433,7 +471,7 @@ class DomainGuard:
             raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
         for name, scale in (("unknown_scale", unknown_scale), ("food_scale", food_scale),
                             ("everyday_scale", everyday_scale), ("everyday_margin", everyday_margin),
-                            ("unknown_pair_scale", unknown_pair_scale)):
+                            ("unknown_pair_scale", unknown_pair_scale), ("embedding_scale", embedding_scale)):
             if not (math.isfinite(scale) and scale >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
         if not (isinstance(known_min_texts, int) and known_min_texts >= 1):
@@ -458,6 +496,13 @@ class DomainGuard:
         food = frozenset(w for text in food_texts for w in words_of(text)) if food_scale else frozenset()
         everyday = _Everyday(word_frequencies or {}, everyday_margin, text_words) if everyday_scale else None
         analyzed: dict[str, list[str]] = {}
+        embedded: dict[str, np.ndarray] = {}
+        if embedding_scale:
+            from generation.embedding import DEFAULT_EMBEDDER, embedder
+
+            embedding_model = embedding_model or DEFAULT_EMBEDDER
+            unique = list(dict.fromkeys(p for p, _ in pairs))
+            embedded = dict(zip(unique, embedder(embedding_model).embed(unique), strict=True))
 
         def analyzer(text: str) -> list[str]:
             found = analyzed.get(text)
@@ -471,7 +516,8 @@ class DomainGuard:
                                    "food": food, "food_scale": food_scale,
                                    "everyday": everyday, "everyday_scale": everyday_scale,
                                    "cooking_pairs": cooking_pairs, "unknown_pair_scale": unknown_pair_scale,
-                                   "known_min_texts": known_min_texts}
+                                   "known_min_texts": known_min_texts, "embedded": embedded,
+                                   "embedding_scale": embedding_scale, "embedding_model": embedding_model}
         if threshold_folds:
             fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
                     for (p, _), g, k in zip(pairs, made, keys, strict=True)]
@@ -513,7 +559,8 @@ class DomainGuard:
                            "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
                            "everyday_words": len(guard.everyday_words),
                            "unknown_pair_scale": unknown_pair_scale, "known_pairs": len(guard.known_pairs),
-                           "known_min_texts": known_min_texts},
+                           "known_min_texts": known_min_texts, "embedding_scale": embedding_scale,
+                           "embedding_model": embedding_model if embedding_scale else ""},
         }
         return guard
 
@@ -524,12 +571,14 @@ class DomainGuard:
                         unknown_scale: float, food: frozenset[str], food_scale: float,
                         everyday: _Everyday | None, everyday_scale: float,
                         cooking_pairs: Counter[str], unknown_pair_scale: float,
-                        known_min_texts: int) -> tuple[DomainGuard, int, Counter[bool]]:
+                        known_min_texts: int, embedded: Mapping[str, np.ndarray], embedding_scale: float,
+                        embedding_model: str) -> tuple[DomainGuard, int, Counter[bool]]:
         """A guard (threshold 0.5) trained on ``train``, its number of known words, its class counts.
 
         ``cooking_counts``, ``cooking_pairs``: in how many cooking texts each word, each word
         pair is; ``food``: the food words; ``everyday``: the cooking texts' word counts
-        against general English; ``known_min_texts``: in how many a word or pair must be to be known.
+        against general English; ``known_min_texts``: in how many a word or pair must be to be known;
+        ``embedded``: each prompt's sentence embedding (with ``embedding_scale`` > 0).
         """
         from recipe_schema import DataError
 
@@ -564,14 +613,18 @@ class DomainGuard:
             columns.append([
                 unknown_pair_scale * _share(p, _unknown_to(known_pairs, p if y else (), known_min_texts))
                 for p, y in zip(pairs, ys, strict=True)])
-        extra = [list(row) for row in zip(*columns, strict=True)] if columns else None
+        extra: Any = np.asarray(columns, dtype=np.float64).T if columns else None
+        if embedding_scale:
+            vectors = embedding_scale * np.stack([embedded[p] for p in texts])
+            extra = vectors if extra is None else np.hstack([extra, vectors])
         vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra, analyzer)
         guard = cls.from_sklearn(vectorizer, classifier, settings=settings,
                                  known_words=_at_least(known, known_min_texts), unknown_scale=unknown_scale,
                                  food_words=food, food_scale=food_scale,
                                  everyday_words=everyday_words, everyday_scale=everyday_scale,
                                  known_pairs=_at_least(known_pairs, known_min_texts),
-                                 unknown_pair_scale=unknown_pair_scale)
+                                 unknown_pair_scale=unknown_pair_scale, embedding_scale=embedding_scale,
+                                 embedding_model=embedding_model)
         return guard, len(guard.known_words), kinds
 
     @classmethod
@@ -581,7 +634,8 @@ class DomainGuard:
                      food_words: frozenset[str] = frozenset(), food_scale: float = 0.0,
                      everyday_words: frozenset[str] = frozenset(), everyday_scale: float = 0.0,
                      known_pairs: frozenset[str] = frozenset(),
-                     unknown_pair_scale: float = 0.0) -> DomainGuard:
+                     unknown_pair_scale: float = 0.0, embedding_scale: float = 0.0,
+                     embedding_model: str = "") -> DomainGuard:
         """A guard from a fitted ``TfidfVectorizer(analyzer=...)`` and ``LogisticRegression``.
 
         The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
@@ -591,8 +645,10 @@ class DomainGuard:
         with ``food_scale`` > 0, the one after it is ``food_scale`` times the share of the
         prompt's words in ``food_words``; with ``everyday_scale`` > 0, the next is
         ``everyday_scale`` times the share in ``everyday_words``; with ``unknown_pair_scale``
-        > 0, the last is ``unknown_pair_scale`` times the share of the prompt's
-        ``word_pairs`` not in ``known_pairs``.
+        > 0, the next is ``unknown_pair_scale`` times the share of the prompt's
+        ``word_pairs`` not in ``known_pairs``; with ``embedding_scale`` > 0, all the
+        columns after these are ``embedding_scale`` times the prompt's embedding by
+        ``embedding_model``.
         """
         if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
             raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
@@ -603,11 +659,12 @@ class DomainGuard:
             features[i] = feature
         coef = classifier.coef_[0]
         dense = bool(unknown_scale) + bool(food_scale) + bool(everyday_scale) + bool(unknown_pair_scale)
-        if len(coef) != len(features) + dense:
+        vector = len(coef) - len(features) - dense  # the embedding's columns
+        if vector < 0 or not bool(vector) == bool(embedding_scale) == bool(embedding_model):
             raise UsageError(f"the classifier has {len(coef) - len(features)} columns beyond the TF-IDF "
                              f"features, not {dense} (unknown-, food-, everyday-word and unknown-pair "
-                             f"shares)")
-        dense_coef = [float(c) for c in coef[len(features):]]
+                             f"shares){' and an embedding' if embedding_scale else ''}")
+        dense_coef = [float(c) for c in coef[len(features):len(features) + dense]]
         unknown_weight = dense_coef.pop(0) * unknown_scale if unknown_scale else 0.0
         food_weight = dense_coef.pop(0) * food_scale if food_scale else 0.0
         everyday_weight = dense_coef.pop(0) * everyday_scale if everyday_scale else 0.0
@@ -618,7 +675,8 @@ class DomainGuard:
                    food_weight=food_weight, everyday_words=everyday_words if everyday_scale else frozenset(),
                    everyday_weight=everyday_weight,
                    known_pairs=known_pairs if unknown_pair_scale else frozenset(),
-                   unknown_pair_weight=unknown_pair_weight)
+                   unknown_pair_weight=unknown_pair_weight, embedding_model=embedding_model,
+                   embedding_weights=coef[len(features) + dense:] * embedding_scale)
 
 
 def _dense_block(data: dict[str, Any], key: str, listed: str) -> tuple[frozenset[str], float]:

@@ -59,6 +59,11 @@ FOOD_SCALE = 0.25
 # 0: off. Chosen by experiments/guard_select.py.
 EVERYDAY_SCALE = 0.25
 EVERYDAY_MARGIN = 0.5
+# The scale of the prompt's sentence embedding (``DomainGuard.fit``'s ``embedding_scale``;
+# ``generation.embedding``'s WordLlama model): what a prompt is about, even in words no
+# training prompt has ("earrings", "pulpo"). 0.2, 0.3 and 0.5 tied (cost 2.39 against
+# 2.74 without); the middle one. 0: off. Chosen by experiments/guard_select.py.
+EMBEDDING_SCALE = 0.3
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -248,6 +253,7 @@ def build_guard(
     fit_options.setdefault("food_texts", food_words())
     fit_options.setdefault("everyday_scale", EVERYDAY_SCALE)
     fit_options.setdefault("everyday_margin", EVERYDAY_MARGIN)
+    fit_options.setdefault("embedding_scale", EMBEDDING_SCALE)
     if fit_options["everyday_scale"]:
         fit_options.setdefault("word_frequencies", english_frequencies())
     fit_options.setdefault("groups", topic_groups(examples))

@@ -9,6 +9,7 @@ import pytest
 
 import corpus
 from generation import DomainGuard, GenerationState, RecipeGenerator
+from generation.embedding import DEFAULT_EMBEDDER, embedder
 from generation.guard import (
     AnalyzerSettings,
     analyze,
@@ -64,19 +65,24 @@ def test_save_and_load_give_identical_scores(guard, tmp_path):
     assert (again.everyday_words, again.everyday_weight) == (guard.everyday_words, guard.everyday_weight)
     assert guard.everyday_weight < 0 and {"door", "car", "tax"} <= guard.everyday_words
     assert not {"oven", "shakshuka", "how"} & guard.everyday_words
+    assert guard.embedding_model == again.embedding_model == DEFAULT_EMBEDDER
+    assert len(guard.embedding_weights) == 256
+    assert again.embedding_weights.tolist() == guard.embedding_weights.tolist()
 
 
 @pytest.mark.parametrize("version, dropped", [
-    (1, ("unknown_words", "food_words", "everyday_words", "unknown_pairs")),
-    (2, ("food_words", "everyday_words", "unknown_pairs")),
-    (3, ("everyday_words", "unknown_pairs")),
-    (4, ("unknown_pairs",)),
+    (1, ("unknown_words", "food_words", "everyday_words", "unknown_pairs", "embedding")),
+    (2, ("food_words", "everyday_words", "unknown_pairs", "embedding")),
+    (3, ("everyday_words", "unknown_pairs", "embedding")),
+    (4, ("unknown_pairs", "embedding")),
+    (5, ("embedding",)),
 ])
 def test_older_guard_files_without_the_later_features_still_load(guard, tmp_path, version, dropped):
     data = {k: v for k, v in guard.to_dict().items() if k not in dropped}
     path = tmp_path / "guard.json"
     path.write_text(json.dumps({**data, "version": version}), encoding="utf-8")
     old = DomainGuard.load(path)
+    assert old.embedding_model == "" and not old.embedding_weights.size
     assert old.unknown_pair_weight == 0.0 and not old.known_pairs
     assert (old.everyday_weight == 0.0) == (version < 4)
     assert (old.food_weight == 0.0) == (version < 3)
@@ -106,6 +112,9 @@ def _corrupt(data: dict) -> dict[str, str]:
         "must be finite and come with its words": edited(everyday_words={"weight": -1.0, "words": []}),
         "unknown_pairs.known": edited(unknown_pairs={"weight": -1.0, "known": "oven door"}),
         "must be finite and come with known pairs": edited(unknown_pairs={"weight": -1.0, "known": []}),
+        "needs a model name and finite weights": edited(embedding={"model": "", "weights": [0.5]}),
+        "embedding must name its model": edited(embedding={"model": DEFAULT_EMBEDDER, "weights": "0.5"}),
+        "malformed guard: could not convert": edited(embedding={"model": DEFAULT_EMBEDDER, "weights": ["x"]}),
     }
 
 
@@ -162,6 +171,30 @@ def test_numpy_inference_equals_sklearn_with_the_unknown_food_everyday_word_and_
     np.testing.assert_allclose(guard.scores(tests), classifier.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
     with pytest.raises(UsageError, match="columns beyond"):
         DomainGuard.from_sklearn(vectorizer, classifier, known_words=known, unknown_scale=0.25)
+
+
+def test_numpy_inference_equals_sklearn_with_the_embedding_columns():
+    pytest.importorskip("sklearn")
+    from scipy.sparse import csr_matrix, hstack
+
+    prompts, labels = exchanges()
+    model = embedder()
+    vectorizer, classifier = fit_sklearn(prompts, labels, extra=0.3 * model.embed(prompts))
+    guard = DomainGuard.from_sklearn(vectorizer, classifier, embedding_scale=0.3,
+                                     embedding_model=DEFAULT_EMBEDDER)
+    assert len(guard.embedding_weights) == model.dim and guard.embedding_weights.any()
+    tests = [*prompts[:20], "Pulpo a la gallega", "Can I shape polymer clay with a cookie cutter?", ""]
+    x = hstack([vectorizer.transform(tests), csr_matrix(0.3 * model.embed(tests))]).tocsr()
+    np.testing.assert_allclose(guard.scores(tests), classifier.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
+    with pytest.raises(UsageError, match="columns beyond"):
+        DomainGuard.from_sklearn(vectorizer, classifier)  # the embedding's columns, unaccounted for
+
+
+def test_a_guard_whose_embedding_weights_do_not_fit_its_model_says_so(guard):
+    data = guard.to_dict()
+    wrong = DomainGuard.from_dict({**data, "embedding": {"model": DEFAULT_EMBEDDER, "weights": [0.1] * 3}})
+    with pytest.raises(ModelLoadError, match="3 embedding weights, but wordllama-l2-supercat-256 has 256"):
+        wrong.score(SHAKSHUKA)
 
 
 def test_unknown_words_count_against_cooking_and_a_prompts_own_words_are_not_known_to_it():

@@ -12,6 +12,7 @@ from generation import DomainGuard, RecipeGenerator
 from recipe_schema import Recipe, Reply
 from training.data import Example
 from training.guard import (
+    EMBEDDING_SCALE,
     EVERYDAY_MARGIN,
     EVERYDAY_SCALE,
     FOOD_SCALE,
@@ -99,6 +100,8 @@ def test_a_run_guard_learns_the_runs_own_prompts(monkeypatch):
     # general English is the everyday-word feature's yardstick
     assert (options["everyday_scale"], options["everyday_margin"]) == (EVERYDAY_SCALE, EVERYDAY_MARGIN)
     assert EVERYDAY_SCALE > 0 and options["word_frequencies"] is english_frequencies()
+    # and the sentence embedding, what a prompt is about in words no training prompt need have
+    assert options["embedding_scale"] == EMBEDDING_SCALE > 0
 
 
 def test_a_run_on_the_shipped_recipes_counts_each_cooking_text_once(monkeypatch):
