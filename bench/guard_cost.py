@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats must be at least 1")
 
     import corpus
-    from generation.embedding import embedder
+    from generation.embedding import _load, embedder
     from generation.guard import DomainGuard, analyze
 
     path = DomainGuard.default_path()
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     guard = DomainGuard.load(path)
 
     def cold_embedder() -> object:
-        embedder.cache_clear()
+        _load.cache_clear()
         return embedder(guard.embedding_model)
 
     embedding = medians({"embedder": cold_embedder}, args.repeats) if guard.embedding_model else {}

@@ -27,7 +27,7 @@ from recipe_schema import ModelLoadError
 
 DEFAULT_EMBEDDER = "wordllama-l2-supercat-256"
 # name -> (weights file, tokenizer file), inside the wordllama package
-_WORDLLAMA_FILES = {
+EMBEDDERS = {
     DEFAULT_EMBEDDER: ("weights/l2_supercat_256.safetensors", "tokenizers/l2_supercat_tokenizer_config.json"),
 }
 
@@ -60,14 +60,13 @@ class Embedder:
                    tensor: str = "embedding.weight") -> Embedder:
         """An embedder from a safetensors file (``tensor``: vocabulary x dimensions) and a
         ``tokenizers`` JSON file."""
-        from safetensors import SafetensorError
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         try:
             matrix = load_file(str(weights))[tensor]
             tok = Tokenizer.from_file(str(tokenizer))
-        except (OSError, KeyError, SafetensorError, Exception) as e:  # tokenizers raises plain Exception
+        except Exception as e:  # OSError, KeyError, SafetensorError; tokenizers raises a plain Exception
             raise ModelLoadError(f"cannot load embedding model {name}: {e}") from None
         if matrix.ndim != 2 or not np.isfinite(matrix).all():
             raise ModelLoadError(f"cannot load embedding model {name}: {tensor} is not a finite matrix")
@@ -76,20 +75,24 @@ class Embedder:
         return cls(name, matrix, tok)
 
 
-@functools.cache
 def embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """The embedding model called ``name``, loaded once per process.
+    """The embedding model called ``name`` (one of ``EMBEDDERS``), loaded once per process.
 
     Raises
     ------
     ModelLoadError
         An unknown name, or the ``wordllama`` package (which carries the files) missing.
     """
-    if name not in _WORDLLAMA_FILES:
-        raise ModelLoadError(f"unknown embedding model {name!r} (known: {', '.join(_WORDLLAMA_FILES)})")
+    return _load(name)
+
+
+@functools.cache
+def _load(name: str) -> Embedder:
+    if name not in EMBEDDERS:
+        raise ModelLoadError(f"unknown embedding model {name!r} (known: {', '.join(EMBEDDERS)})")
     spec = importlib.util.find_spec("wordllama")  # its files, without importing it (0.2 s)
     if spec is None or not spec.submodule_search_locations:
         raise ModelLoadError(f"the embedding model {name} needs wordllama: pip install 'wordllama>=0.4'")
     root = Path(list(spec.submodule_search_locations)[0])
-    weights, tokenizer = _WORDLLAMA_FILES[name]
+    weights, tokenizer = EMBEDDERS[name]
     return Embedder.from_files(name, root / weights, root / tokenizer)

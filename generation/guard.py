@@ -6,8 +6,8 @@ routes every prompt first: cooking -> generation mode ``"recipe"``, anything els
 ``"reply"`` (the decoder is then constrained to ``{"reply": "..."}``).
 
 The model is TF-IDF over word 1-2-grams and character 3-5-grams of each word
-(lowercased, sublinear tf, L2 norm), plus three more features, with a logistic regression
-on top: the share of a prompt's words that no cooking text it was trained on uses
+(lowercased, sublinear tf, L2 norm), plus three word shares and an embedding, with a
+logistic regression on top: the share of a prompt's words that no cooking text it was trained on uses
 (``unknown_share``), the share that are words of a food lexicon, and the share that are
 everyday words: words that general English uses far more often than the cooking texts
 do ("door", "car", "tax"; general-English frequencies are given at fit time, and the
@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from generation.embedding import DEFAULT_EMBEDDER, EMBEDDERS, Embedder, embedder
 from recipe_schema import ModelLoadError, UsageError, atomic_write
 
 FORMAT = "souschef-domain-guard"
@@ -227,6 +228,10 @@ class DomainGuard:
         if (self.embedding_weights.ndim != 1 or not np.isfinite(self.embedding_weights).all()
                 or bool(self.embedding_model) != bool(self.embedding_weights.size)):
             raise ModelLoadError("guard: the embedding needs a model name and finite weights, or neither")
+        if self.embedding_model and self.embedding_model not in EMBEDDERS:
+            raise ModelLoadError(f"guard: unknown embedding model {self.embedding_model!r} "
+                                 f"(known: {', '.join(EMBEDDERS)})")
+        self._embedding: Embedder | None = None  # loaded at the first prompt scored
 
     # ---------------------------------------------------------------- scoring
     def score(self, prompt: str) -> float:
@@ -248,15 +253,15 @@ class DomainGuard:
             z += float(self._embedder().embed([prompt])[0] @ self.embedding_weights)
         return _sigmoid(z)
 
-    def _embedder(self) -> Any:
-        """The embedding model the guard was trained with (loaded once per process)."""
-        from generation.embedding import embedder
-
-        model = embedder(self.embedding_model)
-        if model.dim != len(self.embedding_weights):
-            raise ModelLoadError(f"guard: {len(self.embedding_weights)} embedding weights, but "
-                                 f"{self.embedding_model} has {model.dim} dimensions")
-        return model
+    def _embedder(self) -> Embedder:
+        """The embedding model the guard was trained with (loaded once per process, checked per guard)."""
+        if self._embedding is None:
+            model = embedder(self.embedding_model)
+            if model.dim != len(self.embedding_weights):
+                raise ModelLoadError(f"guard: {len(self.embedding_weights)} embedding weights, but "
+                                     f"{self.embedding_model} has {model.dim} dimensions")
+            self._embedding = model
+        return self._embedding
 
     def scores(self, prompts: Sequence[str]) -> list[float]:
         """``score`` of each prompt, in order."""
@@ -474,6 +479,8 @@ class DomainGuard:
                             ("unknown_pair_scale", unknown_pair_scale), ("embedding_scale", embedding_scale)):
             if not (math.isfinite(scale) and scale >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
+        if embedding_model and not embedding_scale:
+            raise UsageError("embedding_model needs embedding_scale > 0")
         if not (isinstance(known_min_texts, int) and known_min_texts >= 1):
             raise UsageError(f"known_min_texts must be an integer >= 1, not {known_min_texts!r}")
         if threshold_folds == 1 or threshold_folds < 0:
@@ -498,8 +505,6 @@ class DomainGuard:
         analyzed: dict[str, list[str]] = {}
         embedded: dict[str, np.ndarray] = {}
         if embedding_scale:
-            from generation.embedding import DEFAULT_EMBEDDER, embedder
-
             embedding_model = embedding_model or DEFAULT_EMBEDDER
             unique = list(dict.fromkeys(p for p, _ in pairs))
             embedded = dict(zip(unique, embedder(embedding_model).embed(unique), strict=True))
@@ -640,15 +645,16 @@ class DomainGuard:
 
         The vectorizer must use ``analyze`` with ``settings`` as its analyzer, sublinear tf
         and the l2 norm (as ``fit_sklearn`` makes it); class 1 must mean cooking. With
-        ``unknown_scale`` > 0 the classifier's last coefficient is that of the column
-        ``unknown_scale * unknown_share(prompt, known_words)`` (``fit_sklearn``'s ``extra``);
+        ``unknown_scale`` > 0 the classifier's first coefficient after the TF-IDF features is
+        that of the column ``unknown_scale * unknown_share(prompt, known_words)``
+        (``fit_sklearn``'s ``extra``);
         with ``food_scale`` > 0, the one after it is ``food_scale`` times the share of the
         prompt's words in ``food_words``; with ``everyday_scale`` > 0, the next is
         ``everyday_scale`` times the share in ``everyday_words``; with ``unknown_pair_scale``
         > 0, the next is ``unknown_pair_scale`` times the share of the prompt's
         ``word_pairs`` not in ``known_pairs``; with ``embedding_scale`` > 0, all the
         columns after these are ``embedding_scale`` times the prompt's embedding by
-        ``embedding_model``.
+        ``embedding_model`` (``DEFAULT_EMBEDDER`` when "").
         """
         if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf):
             raise UsageError("the vectorizer must use idf, sublinear tf and the l2 norm")
@@ -658,9 +664,12 @@ class DomainGuard:
         for feature, i in vectorizer.vocabulary_.items():
             features[i] = feature
         coef = classifier.coef_[0]
+        if embedding_model and not embedding_scale:
+            raise UsageError("embedding_model needs embedding_scale > 0")
+        embedding_model = embedding_model or (DEFAULT_EMBEDDER if embedding_scale else "")
         dense = bool(unknown_scale) + bool(food_scale) + bool(everyday_scale) + bool(unknown_pair_scale)
         vector = len(coef) - len(features) - dense  # the embedding's columns
-        if vector < 0 or not bool(vector) == bool(embedding_scale) == bool(embedding_model):
+        if vector < 0 or bool(vector) != bool(embedding_scale):
             raise UsageError(f"the classifier has {len(coef) - len(features)} columns beyond the TF-IDF "
                              f"features, not {dense} (unknown-, food-, everyday-word and unknown-pair "
                              f"shares){' and an embedding' if embedding_scale else ''}")

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from generation.embedding import DEFAULT_EMBEDDER, Embedder, embedder
+from generation.embedding import DEFAULT_EMBEDDER, Embedder, _load, embedder
 from recipe_schema import ModelLoadError
 
 
@@ -21,7 +21,7 @@ def test_embeddings_are_unit_mean_pooled_token_rows_as_wordllama_computes_them()
     assert not vectors[3].any()  # no token, no direction
     upstream = WordLlamaInference(model.matrix, model.tokenizer).embed(texts[:3], norm=True)
     np.testing.assert_allclose(vectors[:3], upstream, atol=1e-6)
-    assert embedder() is model  # loaded once per process
+    assert embedder() is model is embedder(DEFAULT_EMBEDDER)  # loaded once per process
 
 
 def test_prompts_about_the_same_thing_are_nearer_than_prompts_that_share_a_word():
@@ -41,9 +41,9 @@ def test_an_unknown_model_or_missing_files_are_one_line_model_load_errors(tmp_pa
 
 def test_without_wordllama_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "wordllama", None)
-    embedder.cache_clear()
+    _load.cache_clear()
     try:
         with pytest.raises(ModelLoadError, match="pip install 'wordllama"):
             embedder(DEFAULT_EMBEDDER)
     finally:
-        embedder.cache_clear()
+        _load.cache_clear()

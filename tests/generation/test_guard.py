@@ -115,6 +115,7 @@ def _corrupt(data: dict) -> dict[str, str]:
         "needs a model name and finite weights": edited(embedding={"model": "", "weights": [0.5]}),
         "embedding must name its model": edited(embedding={"model": DEFAULT_EMBEDDER, "weights": "0.5"}),
         "malformed guard: could not convert": edited(embedding={"model": DEFAULT_EMBEDDER, "weights": ["x"]}),
+        "unknown embedding model 'glove'": edited(embedding={"model": "glove", "weights": [0.5]}),
     }
 
 
@@ -188,6 +189,34 @@ def test_numpy_inference_equals_sklearn_with_the_embedding_columns():
     np.testing.assert_allclose(guard.scores(tests), classifier.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
     with pytest.raises(UsageError, match="columns beyond"):
         DomainGuard.from_sklearn(vectorizer, classifier)  # the embedding's columns, unaccounted for
+
+
+def test_a_guard_fitted_with_the_embedding_scores_what_it_trained_on_as_sklearn_does(monkeypatch):
+    pytest.importorskip("sklearn")
+    from scipy.sparse import csr_matrix, hstack
+
+    import generation.guard as module
+
+    fitted = []
+
+    def capture(texts, ys, settings, C, min_df, weights, extra, analyzer):
+        fitted.append((list(texts), np.asarray(extra),
+                       *fit_sklearn(texts, ys, settings, C, min_df, weights, extra, analyzer)))
+        return fitted[-1][2:]
+
+    monkeypatch.setattr(module, "fit_sklearn", capture)
+    prompts, labels = exchanges()
+    guard = DomainGuard.fit(prompts, labels, validation_fraction=0, unknown_scale=0.25, embedding_scale=0.3)
+    texts, extra, vectorizer, classifier = fitted[-1]
+    assert extra.shape == (len(prompts), 1 + 256)  # the unknown-word share, then the embedding
+    assert guard.embedding_model == guard.info["classifier"]["embedding_model"] == DEFAULT_EMBEDDER
+    # off-domain prompts: their features in training are what scoring computes (no leave-one-out)
+    other = [i for i, y in enumerate(labels) if not y]
+    x = hstack([vectorizer.transform([texts[i] for i in other]), csr_matrix(extra[other])]).tocsr()
+    np.testing.assert_allclose(guard.scores([texts[i] for i in other]), classifier.predict_proba(x)[:, 1],
+                               rtol=0, atol=1e-12)
+    with pytest.raises(UsageError, match="embedding_model needs embedding_scale > 0"):
+        DomainGuard.fit(prompts, labels, embedding_model=DEFAULT_EMBEDDER)
 
 
 def test_a_guard_whose_embedding_weights_do_not_fit_its_model_says_so(guard):
