@@ -97,10 +97,8 @@ def fold_of(key: str, repeat: int = 0) -> int:
 def repeated(**candidate: Any) -> dict[str, Any]:
     """``cross_validate`` over ``REPEATS`` splits: the mean of each figure, and the cost's spread."""
     runs = [cross_validate(**candidate, repeat=r) for r in range(REPEATS)]
-    mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)
-            and k not in ("C", "generated_weight", "unknown_scale", "threshold_folds", "food_scale",
-                          "everyday_scale", "everyday_margin", "unknown_pair_scale", "known_min_texts",
-                          "embedding_scale")}
+    # the candidate's own settings are the same in every run: their mean is themselves
+    mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)}
     return {**runs[0], **mean, "cost_sd": statistics.stdev(r["cost"] for r in runs)}
 
 

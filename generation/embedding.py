@@ -48,9 +48,8 @@ class Embedder:
         """One unit-length row per text (all zeros for a text without tokens), float64."""
         out = np.zeros((len(texts), self.dim), dtype=np.float64)
         for i, encoding in enumerate(self.tokenizer.encode_batch(list(texts), add_special_tokens=False)):
-            ids = np.clip(np.asarray(encoding.ids, dtype=np.int64), 0, len(self.matrix) - 1)
-            if len(ids):
-                v = self.matrix[ids].mean(axis=0, dtype=np.float64)
+            if encoding.ids:
+                v = self.matrix[encoding.ids].mean(axis=0, dtype=np.float64)
                 norm = float(np.linalg.norm(v))
                 out[i] = v / norm if norm else v
         return out
@@ -70,6 +69,9 @@ class Embedder:
             raise ModelLoadError(f"cannot load embedding model {name}: {e}") from None
         if matrix.ndim != 2 or not np.isfinite(matrix).all():
             raise ModelLoadError(f"cannot load embedding model {name}: {tensor} is not a finite matrix")
+        tokens = tok.get_vocab_size(with_added_tokens=True)
+        if tokens > len(matrix):  # every token id must have a row
+            raise ModelLoadError(f"cannot load embedding model {name}: {tokens} tokens, {len(matrix)} rows")
         tok.no_padding()
         tok.no_truncation()
         return cls(name, matrix, tok)

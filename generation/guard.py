@@ -479,8 +479,7 @@ class DomainGuard:
                             ("unknown_pair_scale", unknown_pair_scale), ("embedding_scale", embedding_scale)):
             if not (math.isfinite(scale) and scale >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
-        if embedding_model and not embedding_scale:
-            raise UsageError("embedding_model needs embedding_scale > 0")
+        embedding_model = _embedding_model(embedding_scale, embedding_model)
         if not (isinstance(known_min_texts, int) and known_min_texts >= 1):
             raise UsageError(f"known_min_texts must be an integer >= 1, not {known_min_texts!r}")
         if threshold_folds == 1 or threshold_folds < 0:
@@ -505,7 +504,6 @@ class DomainGuard:
         analyzed: dict[str, list[str]] = {}
         embedded: dict[str, np.ndarray] = {}
         if embedding_scale:
-            embedding_model = embedding_model or DEFAULT_EMBEDDER
             unique = list(dict.fromkeys(p for p, _ in pairs))
             embedded = dict(zip(unique, embedder(embedding_model).embed(unique), strict=True))
 
@@ -565,7 +563,7 @@ class DomainGuard:
                            "everyday_words": len(guard.everyday_words),
                            "unknown_pair_scale": unknown_pair_scale, "known_pairs": len(guard.known_pairs),
                            "known_min_texts": known_min_texts, "embedding_scale": embedding_scale,
-                           "embedding_model": embedding_model if embedding_scale else ""},
+                           "embedding_model": embedding_model},
         }
         return guard
 
@@ -664,9 +662,7 @@ class DomainGuard:
         for feature, i in vectorizer.vocabulary_.items():
             features[i] = feature
         coef = classifier.coef_[0]
-        if embedding_model and not embedding_scale:
-            raise UsageError("embedding_model needs embedding_scale > 0")
-        embedding_model = embedding_model or (DEFAULT_EMBEDDER if embedding_scale else "")
+        embedding_model = _embedding_model(embedding_scale, embedding_model)
         dense = bool(unknown_scale) + bool(food_scale) + bool(everyday_scale) + bool(unknown_pair_scale)
         vector = len(coef) - len(features) - dense  # the embedding's columns
         if vector < 0 or bool(vector) != bool(embedding_scale):
@@ -686,6 +682,13 @@ class DomainGuard:
                    known_pairs=known_pairs if unknown_pair_scale else frozenset(),
                    unknown_pair_weight=unknown_pair_weight, embedding_model=embedding_model,
                    embedding_weights=coef[len(features) + dense:] * embedding_scale)
+
+
+def _embedding_model(scale: float, name: str) -> str:
+    """The embedding model a fit at ``scale`` uses: ``name`` (``DEFAULT_EMBEDDER`` when ""); none at 0."""
+    if name and not scale:
+        raise UsageError("embedding_model needs embedding_scale > 0")
+    return (name or DEFAULT_EMBEDDER) if scale else ""
 
 
 def _dense_block(data: dict[str, Any], key: str, listed: str) -> tuple[frozenset[str], float]:

@@ -37,6 +37,13 @@ def test_an_unknown_model_or_missing_files_are_one_line_model_load_errors(tmp_pa
     with pytest.raises(ModelLoadError, match="cannot load embedding model mine") as caught:
         Embedder.from_files("mine", tmp_path / "weights.safetensors", tmp_path / "tokenizer.json")
     assert "\n" not in str(caught.value)
+    from safetensors.numpy import save_file
+
+    save_file({"embedding.weight": np.ones((10, 4), dtype=np.float32)}, str(tmp_path / "small.safetensors"))
+    tokenizer = embedder().tokenizer.to_str()
+    (tmp_path / "tokenizer.json").write_text(tokenizer, encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="32000 tokens, 10 rows"):  # ids past the matrix: refused
+        Embedder.from_files("small", tmp_path / "small.safetensors", tmp_path / "tokenizer.json")
 
 
 def test_without_wordllama_the_error_says_what_to_install(monkeypatch):
