@@ -19,6 +19,8 @@ Package data, installed with souschef, so that ``make demo`` and
   as cooking words beyond those of the recipes.
 - ``eval_offdomain.jsonl`` / ``eval_indomain.jsonl``: evaluation prompts
   ``{"prompt", "topic"}``, disjoint from everything above.
+- ``fresh_offdomain.jsonl`` / ``fresh_cooking.jsonl``: a test set written after the guard's
+  sets, on topics none of them has, scored once at the end; never tuned on.
 - ``examples/``: single recipe documents for the CLI and the demo.
 """
 from __future__ import annotations
@@ -36,6 +38,8 @@ GUARD_OFFDOMAIN = "guard_offdomain.jsonl"
 FOOD_WORDS = "food_words.txt"
 EVAL_OFFDOMAIN = "eval_offdomain.jsonl"
 EVAL_INDOMAIN = "eval_indomain.jsonl"
+FRESH_OFFDOMAIN = "fresh_offdomain.jsonl"
+FRESH_COOKING = "fresh_cooking.jsonl"
 
 
 def path(name: str) -> Path:
