@@ -81,7 +81,8 @@ def sync(device: str) -> None:
 
 def unconstrained(gen, n_tokens: int, device: str) -> float:
     """The same decode loop, window and cache, with no grammar: seconds for n_tokens."""
-    from generation.decoder import Decoder, Window
+    from generation.decoder import Decoder
+    from generation.window import Window
 
     decoder = Decoder(gen.model, gen.grammar("recipe"), gen.n_positions)
     prompt = gen.tokenizer(PROMPT)["input_ids"]

@@ -8,10 +8,12 @@ when EOS is chosen in an accepting state or when nothing but EOS is allowed.
 
 Past the window: a model with absolute positions sees at most ``n_positions``
 tokens. The context for the token at answer position g is the prompt plus the
-generated tokens from ``window_start(g)``, a function of g alone, so where a call
-happens to begin or end never changes what the model sees. Each window shift
-rebuilds the KV cache from the prompt and the last tokens (a prefill), so the cost
-stays linear in the answer's length.
+generated tokens from ``Window.start(g)`` (``generation.window``), a function of g
+alone, so where a call happens to begin or end never changes what the model sees.
+Each window shift rebuilds the KV cache from the prompt and the last tokens (a
+prefill), so the cost stays linear in the answer's length. Positions are those of
+the rebuilt context (0 for the first prompt token), so learned absolute positions
+(GPT-2) and rotary ones (Llama) both see a context laid out as in training.
 """
 from __future__ import annotations
 
@@ -23,40 +25,10 @@ from typing import Any
 
 import torch
 
-from recipe_schema import UsageError
-
 from .grammar import Grammar
 from .sampling import choose
 from .state import GenerationState
-
-MIN_ROOM = 8  # fewest answer tokens a window must leave room for
-
-
-@dataclass
-class Window:
-    """How the context slides: prompt length P, positions n, keep K tokens on a shift."""
-
-    prompt_len: int
-    n_positions: int
-    keep: int
-
-    def __post_init__(self) -> None:
-        room = self.n_positions - self.prompt_len
-        if room < MIN_ROOM:
-            raise UsageError(
-                f"the prompt is {self.prompt_len} tokens and the model's context is "
-                f"{self.n_positions}: no room left for an answer (shorten the prompt)"
-            )
-        self.room = room
-        self.keep = max(1, min(self.keep, room - 1))
-        self.stride = room - self.keep
-
-    def start(self, g: int) -> int:
-        """First generated token in the context for answer position ``g``."""
-        if g <= self.room - 1:
-            return 0
-        k = -(-(g - self.room + 1) // self.stride)  # ceil
-        return k * self.stride
+from .window import Window, default_keep
 
 
 @dataclass
@@ -73,9 +45,13 @@ class Timings:
 class Decoder:
     """Runs the constrained decode loop for one model and grammar."""
 
-    def __init__(self, model: Any, grammar: Grammar, n_positions: int, keep: int | None = None):
+    def __init__(self, model: Any, grammar: Grammar, n_positions: int, keep: int | None = None,
+                 stop_ids: tuple[int, ...] | None = None):
         self.model = model
         self.grammar = grammar
+        # ids that end the answer where the grammar accepts (the grammar's EOS first)
+        self.stop_ids = torch.tensor(stop_ids or (grammar.eos_id,), dtype=torch.long)
+        self._stop_set = {int(i) for i in self.stop_ids}
         self.n_positions = n_positions
         self.keep = keep
         self.device = next(model.parameters()).device
@@ -113,8 +89,9 @@ class Decoder:
         ``st.finished`` is set when the answer is complete.
         """
         settings, grammar = st.settings, self.grammar
+        room = self.n_positions - len(st.prompt_ids)
         window = Window(len(st.prompt_ids), self.n_positions,
-                        self.keep if self.keep is not None else (self.n_positions - len(st.prompt_ids)) // 2)
+                        self.keep if self.keep is not None else default_keep(room))
         budget = settings.max_total_tokens
         cache, cache_start, logits = None, -1, None
         context_ids: list[int] = []
@@ -140,13 +117,13 @@ class Decoder:
                 self.timings.prefill_s += time.perf_counter() - t1
                 self.timings.prefills += 1
             t2 = time.perf_counter()
-            if eos_ok:  # EOS competes with the grammar's tokens in an accepting state
-                allowed = torch.cat([allowed, torch.tensor([grammar.eos_id], device=self.device)])
+            if eos_ok:  # the end competes with the grammar's tokens in an accepting state
+                allowed = torch.cat([allowed, self.stop_ids.to(self.device)])
             context = (torch.tensor(context_ids, device=self.device)
                        if settings.repetition_penalty != 1.0 else None)
             token = choose(logits, allowed, settings, g, context)
             self.timings.mask_s += time.perf_counter() - t2
-            if token == grammar.eos_id:
+            if token in self._stop_set:
                 st.finished = True
                 return
             nxt = grammar.next_state(st.grammar_state, token)

@@ -12,7 +12,6 @@ uninterrupted run would have given.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,9 @@ from recipe_schema import (
     Reply,
     StateError,
     UsageError,
-    format_prompt,
+    default_prompt_format,
+    end_of_answer_id,
+    prompt_text,
     validate_answer,
 )
 from recipe_schema.projection import answer_projection
@@ -34,6 +35,7 @@ from recipe_schema.projection import answer_projection
 from .decoder import Decoder, Timings
 from .grammar import Grammar
 from .guard import GUARD_FILE, DomainGuard
+from .loading import model_identity
 from .state import GenerationState, Settings
 from .vocabulary import token_bytes
 
@@ -82,7 +84,8 @@ class RecipeGenerator:
     fields
         Optional recipe fields the schema admits (``None``: all).
     keep
-        Generated tokens kept when the context window slides (default: half the room).
+        Generated tokens kept when the context window slides (default: half the room, at
+        most 512; ``generation.window.default_keep``).
     cache
         Cache compiled grammars on disk (``$SOUSCHEF_CACHE_DIR`` or ``~/.cache/souschef``).
     guard
@@ -93,64 +96,67 @@ class RecipeGenerator:
         no guard, the model chooses. ``from_pretrained`` defaults to ``True`` (the model
         directory's own ``guard.json`` first): a model built by hand, as in tests, decodes
         unguarded unless asked, a model loaded as users load it is guarded.
+    prompt_format
+        ``recipe_schema.PLAIN`` or ``CHAT_TEMPLATE`` (default: the tokenizer's chat template
+        when it has one). An answer ends with the template's end-of-turn token, or EOS.
+    defaults
+        Decoding settings used when a call does not give them (``from_pretrained`` reads
+        them from the model's ``souschef.json``, ``"decoding"``).
     """
 
     def __init__(self, model: Any, tokenizer: Any, model_id: str | None = None,
                  fields: tuple[str, ...] | None = None, keep: int | None = None, cache: bool = True,
-                 guard: DomainGuard | bool | None = None):
+                 guard: DomainGuard | bool | None = None, prompt_format: str | None = None,
+                 defaults: dict[str, Any] | None = None):
         if tokenizer.eos_token_id is None:
             raise ModelLoadError("the tokenizer has no EOS token, so an answer could never end")
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.eos_id = int(tokenizer.eos_token_id)
+        self.prompt_format = prompt_format or default_prompt_format(tokenizer)
+        self.defaults = dict(defaults or {})
+        Settings(**self.defaults)  # a bad default fails here, not at the first prompt
+        # The grammar's end is the token training ends answers with (the chat template's
+        # end-of-turn); any id the model's generation config calls EOS ends an answer too.
+        self.eos_id = end_of_answer_id(tokenizer, self.prompt_format)
+        self.stop_ids = _stop_ids(self.eos_id, model)
         self.tokens = token_bytes(tokenizer)
         self.fields = fields
         self.keep = keep
         self.cache = cache
         self.n_positions = _context_length(model)
-        self.model_id = model_id or _model_identity(model, tokenizer)
+        self.model_id = model_id or model_identity(model, tokenizer)
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
         self._grammars: dict[str, Grammar] = {}
         self._decoders: dict[str, Decoder] = {}
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | None = None,
-                        guard: DomainGuard | bool | None = True, **kwargs: Any) -> RecipeGenerator:
-        """Load a model directory (or hub name) saved with ``save_pretrained``.
+    def from_pretrained(cls, path: str | Path | None = None, device: str | None = None,
+                        guard: DomainGuard | bool | None = True, base: str | None = None,
+                        **kwargs: Any) -> RecipeGenerator:
+        """Load a model: the shipped assistant (``path=None``), a model or LoRA adapter folder
+        from ``souschef train``, a named base (``smollm2-135m-instruct``), a ``.gguf`` file or
+        a hub id (see ``generation.loading``).
 
-        ``guard=True`` (the default) loads the directory's ``guard.json`` (written by
+        ``guard=True`` (the default) loads the folder's ``guard.json`` (written by
         ``souschef train``) when it has one, else the guard shipped with souschef;
-        ``False`` / ``None``: no guard; a ``DomainGuard``: that one.
+        ``False`` / ``None``: no guard; a ``DomainGuard``: that one. ``base`` loads an
+        adapter onto another copy of its base (the same weights, or it is refused).
 
         Raises
         ------
         ModelLoadError
             When the model, its tokenizer or its guard cannot be loaded.
         """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        from .loading import load_model
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()  # stderr is for souschef's own progress
-        local = Path(path)
-        if not local.exists() and (str(path).startswith((".", "/", "~")) or str(path).count("/") > 1):
-            raise ModelLoadError(f"cannot load model from {path}: no such directory")
-        if local.exists() and not (local / "config.json").is_file():
-            raise ModelLoadError(f"cannot load model from {path}: no config.json (not a saved model)")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
-            model = AutoModelForCausalLM.from_pretrained(str(path))
-        except Exception as e:  # OSError, ValueError, JSON errors ... all mean "cannot load"
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            hint = "" if local.exists() else " (no network? give a local model directory)"
-            raise ModelLoadError(f"cannot load model from {path}: {reason}{hint}") from None
-        if device:
-            model = model.to(device)  # type: ignore[arg-type]
+        loaded = load_model(path, base=base, device=device)
         if guard is True:
-            own = local / GUARD_FILE
-            guard = DomainGuard.load(own) if local.is_dir() and own.is_file() else DomainGuard.default()
-        return cls(model, tokenizer, guard=guard, **kwargs)
+            own = loaded.directory / GUARD_FILE if loaded.directory else None
+            guard = DomainGuard.load(own) if own is not None and own.is_file() else DomainGuard.default()
+        decoding = (loaded.record or {}).get("decoding") or {}
+        kwargs.setdefault("defaults", {k: v for k, v in decoding.items() if k in _DECODING})
+        return cls(loaded.model, loaded.tokenizer, guard=guard, prompt_format=loaded.prompt_format, **kwargs)
 
     def grammar(self, mode: str) -> Grammar:
         """The compiled grammar for an answer mode (``any``, ``recipe``, ``reply``)."""
@@ -168,6 +174,7 @@ class RecipeGenerator:
         """
         if not prompt.strip():
             raise UsageError("the prompt is empty")
+        settings = {**self.defaults, **settings}
         guard_score = None
         if self.guard is not None and settings.get("mode", "any") == "any":
             guard_score = self.guard.score(prompt)
@@ -179,10 +186,13 @@ class RecipeGenerator:
                 f"max_total_tokens={config.max_total_tokens} is too small: the shortest "
                 f"complete answer needs {grammar.distance(grammar.initial_state)} tokens"
             )
-        ids = self.tokenizer(format_prompt(prompt))["input_ids"]
-        return GenerationState(prompt=prompt, prompt_ids=list(ids), generated_ids=[],
+        return GenerationState(prompt=prompt, prompt_ids=self.prompt_ids(prompt), generated_ids=[],
                                grammar_state=grammar.initial_state, settings=config,
                                grammar=grammar.fingerprint, model=self.model_id, guard_score=guard_score)
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """The token ids the model reads before its answer to ``prompt`` (its prompt format)."""
+        return list(self.tokenizer(prompt_text(prompt, self.tokenizer, self.prompt_format))["input_ids"])
 
     def check(self, state: GenerationState) -> Grammar:
         """Refuse a state from another model or schema, or one that was tampered with."""
@@ -271,7 +281,7 @@ class RecipeGenerator:
         decoder = self._decoders.get(grammar.fingerprint)
         if decoder is None:
             decoder = self._decoders[grammar.fingerprint] = Decoder(self.model, grammar, self.n_positions,
-                                                                    self.keep)
+                                                                    self.keep, self.stop_ids)
         decoder.timings = Timings()
         return decoder
 
@@ -335,17 +345,13 @@ def _context_length(model: Any) -> int:
     raise ModelLoadError("the model's config gives no context length (n_positions)")
 
 
-def _model_identity(model: Any, tokenizer: Any) -> str:
-    """Config, vocabulary and a cheap fingerprint of the weights."""
-    import torch
+# Decoding settings a model's souschef.json may recommend ("decoding": {...}), chosen
+# for it on a development split; a setting given to a call wins.
+_DECODING = ("temperature", "top_k", "top_p", "repetition_penalty", "max_total_tokens")
 
-    config = model.config.to_dict()
-    for volatile in ("_name_or_path", "transformers_version"):  # where it lives is not what it is
-        config.pop(volatile, None)
-    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-    h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            h.update(name.encode())
-            h.update(p.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
-    return f"sha256:{h.hexdigest()[:16]}"
+
+def _stop_ids(eos_id: int, model: Any) -> tuple[int, ...]:
+    """``eos_id`` first, then every other id ``generation_config.eos_token_id`` lists."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    extra = configured if isinstance(configured, (list, tuple)) else [configured]
+    return tuple(dict.fromkeys([eos_id, *(int(i) for i in extra if isinstance(i, int))]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
 from collections import deque
 from dataclasses import dataclass
@@ -24,16 +23,16 @@ import numpy as np
 
 from recipe_schema import atomic_write
 
+from .cache import cache_root
+
 log = logging.getLogger(__name__)
-CACHE_ENV = "SOUSCHEF_CACHE_DIR"
 CACHE_VERSION = 1
 UNREACHABLE = 1 << 30
 
 
 def cache_dir() -> Path:
     """Where compiled grammars are kept: ``$SOUSCHEF_CACHE_DIR`` or ``~/.cache/souschef``."""
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "souschef"
-    return Path(root) / "grammar"
+    return cache_root() / "grammar"
 
 
 @dataclass

@@ -2,7 +2,17 @@
 
 This package imports nothing else of souschef; every other package imports it.
 """
-from .chat import SYSTEM_PROMPT, answer_text, format_prompt
+from .chat import (
+    CHAT_TEMPLATE,
+    PLAIN,
+    PROMPT_FORMATS,
+    SYSTEM_PROMPT,
+    answer_text,
+    default_prompt_format,
+    end_of_answer_id,
+    format_prompt,
+    prompt_text,
+)
 from .errors import (
     DataError,
     ExtractionError,
@@ -29,6 +39,9 @@ from .model import (
 )
 
 __all__ = [
+    "CHAT_TEMPLATE",
+    "PLAIN",
+    "PROMPT_FORMATS",
     "Answer",
     "DataError",
     "ExtractionError",
@@ -47,10 +60,13 @@ __all__ = [
     "UsageError",
     "answer_text",
     "atomic_write",
+    "default_prompt_format",
+    "end_of_answer_id",
     "format_prompt",
     "generate_schema",
     "load_schema",
     "parse_answer",
+    "prompt_text",
     "read_bytes",
     "schema_text",
     "to_compact_json",

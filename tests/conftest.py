@@ -95,3 +95,44 @@ def tiny(tmp_path_factory):
     from generation import RecipeGenerator
 
     return path, RecipeGenerator.from_pretrained(path, guard=False)
+
+
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+          "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+          "{% endif %}")
+
+
+def build_chat_tokenizer(vocab_size: int = 1024):
+    """The corpus BPE with SmolLM2's chat layout: ChatML turns, ``<|im_end|>`` ends an answer."""
+    tokenizer = build_tokenizer(vocab_size)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.eos_token = "<|im_end|>"
+    tokenizer.pad_token = "<|im_end|>"  # SmolLM2's pad is its end token
+    tokenizer.chat_template = CHATML
+    return tokenizer
+
+
+def build_llama(vocab_size: int, n_positions: int = N_POSITIONS, seed: int = 0, eos: int = 0):
+    """A tiny Llama (rotary positions, grouped-query attention, tied embeddings), as SmolLM2 is shaped."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=-(-vocab_size // 64) * 64, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=n_positions, tie_word_embeddings=True,
+                         bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    """(model_dir, generator): a tiny Llama with a chat template and a 128-token context, on disk."""
+    tokenizer = build_chat_tokenizer()
+    model = build_llama(len(tokenizer), eos=tokenizer.eos_token_id)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    from generation import RecipeGenerator
+
+    return path, RecipeGenerator.from_pretrained(path, guard=False)
