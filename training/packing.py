@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recipe_schema import format_prompt
+from generation.window import default_keep
+from recipe_schema import PLAIN, end_of_answer_id, prompt_text
 
 from .data import Example
 
@@ -41,15 +42,18 @@ class Tokenized:
 
 
 def tokenize_examples(
-    examples: Sequence[Example], tokenizer: Any, seq_len: int
+    examples: Sequence[Example], tokenizer: Any, seq_len: int, prompt_format: str = PLAIN
 ) -> tuple[list[Tokenized], int]:
     """Token ids and answer-only labels for each example, in windows of ``seq_len``.
 
     An example longer than ``seq_len`` becomes several items, the windows generation
-    sees past the model's context (``generation.decoder.Window``, with its default of
-    keeping half the room): the prompt, then the answer from the window's start. Each
+    sees past the model's context (``generation.window.Window``, with its default
+    ``keep``): the prompt, then the answer from the window's start. Each
     answer token is learned exactly once, in the window generation predicts it from,
     so the model learns the ends of long recipes and where to stop.
+
+    The prompt is laid out in ``prompt_format`` (``recipe_schema.prompt_text``) and the
+    answer ends with ``end_of_answer_id``: the chat template's end-of-turn, or EOS.
 
     Returns
     -------
@@ -59,10 +63,12 @@ def tokenize_examples(
     >>> windows(prompt_len=4, answer_len=10, seq_len=10)   # room 6, keep 3, stride 3
     [(0, 0, 6), (3, 6, 9), (6, 9, 10)]
     """
-    prompts = tokenizer([format_prompt(e.prompt) for e in examples])["input_ids"]
+    if not examples:  # no validation split (eval_fraction 0): nothing to tokenize
+        return [], 0
+    prompts = tokenizer([prompt_text(e.prompt, tokenizer, prompt_format) for e in examples])["input_ids"]
     # The answer continues the prompt: no BOS or other special tokens in front of it.
     answers = tokenizer([e.answer_text for e in examples], add_special_tokens=False)["input_ids"]
-    eos = tokenizer.eos_token_id
+    eos = end_of_answer_id(tokenizer, prompt_format)
     items, windowed = [], 0
     for prompt, answer in zip(prompts, answers, strict=True):
         target = [*answer, eos]
@@ -84,7 +90,7 @@ def windows(prompt_len: int, answer_len: int, seq_len: int) -> list[tuple[int, i
     """``(start, first, end)`` per window: answer tokens ``start:end`` are in context,
     and ``first:end`` are learned there (``Window.start(g) == start`` for those g)."""
     room = seq_len - prompt_len
-    keep = max(1, min(room // 2, room - 1))
+    keep = max(1, min(default_keep(room), room - 1))
     spans, first = [], 0
     while first < answer_len:
         start = 0 if first == 0 else first - keep

@@ -29,7 +29,7 @@ TOKENIZER_DIR = "tokenizer"
 def run_identity(config: TrainConfig, report: LoadReport) -> dict[str, Any]:
     """What must match for a checkpoint to be resumed: the settings that shape the weights, the data."""
     # Evaluating, checkpointing and logging more or less often does not change the weights.
-    free = ("out", "resume", "data", "eval_steps", "save_steps", "logging_steps")
+    free = ("out", "resume", "data", "val_data", "eval_steps", "save_steps", "logging_steps")
     settings = {k: v for k, v in config.to_dict().items() if k not in free}
     return {"config": settings, "data_sha256": sorted(f.sha256 for f in report.files)}
 

@@ -24,18 +24,9 @@ from typing import Any
 
 from recipe_schema import InputFileError, UsageError, format_prompt
 
-from .artifacts import (
-    check_target,
-    checkpoint_dir,
-    model_card,
-    publish,
-    run_record,
-    staging_dir,
-    write_record,
-)
-from .config import TrainConfig
+from .artifacts import check_target, checkpoint_dir, run_record, save_model
+from .config import MAX_DEFAULT_SEQ_LEN, TrainConfig
 from .data import DataError, Example, LoadReport, load_examples, split_examples
-from .guard import GUARD_FILE
 from .resume import RUN_FILE, TOKENIZER_DIR, find_checkpoint, run_identity
 
 logger = logging.getLogger("souschef.training")
@@ -107,7 +98,13 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         logger.warning("skipped %s", bad)
     for note in report.notes:
         logger.info("%s", note)
-    train_examples, val_examples = split_examples(report.examples, config.eval_fraction)
+    if config.val_data:  # a validation set of its own: train on every example
+        val_report = load_examples(config.val_data, config.on_bad_record)
+        for bad in val_report.bad_records:
+            logger.warning("skipped %s", bad)
+        train_examples, val_examples = report.examples, val_report.examples
+    else:
+        train_examples, val_examples = split_examples(report.examples, config.eval_fraction)
     if not train_examples:
         raise DataError(
             "no usable training examples in " + ", ".join(f.path for f in report.files), report.bad_records
@@ -131,12 +128,8 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
                 except OSError as e:
                     raise InputFileError(str(ckpt), e.strerror or str(e)) from None
                 (ckpt / RUN_FILE).write_text(json.dumps(identity, indent=2), encoding="utf-8")
-            model, tokenizer = _build_model(
-                config, train_examples, ckpt / TOKENIZER_DIR, state.is_main_process
-            )
-        return _train_and_save(
-            config, state, model, tokenizer, train_examples, val_examples, report, last, callbacks
-        )
+            built = _build_model(config, train_examples, ckpt / TOKENIZER_DIR, state.is_main_process)
+        return _train_and_save(config, state, built, train_examples, val_examples, report, last, callbacks)
     except BaseException:
         # Nothing to resume from: leave no directory behind. Checkpoints stay for resume=True.
         if state.is_main_process and ckpt.is_dir() and not any(ckpt.glob("checkpoint-*")):
@@ -155,15 +148,15 @@ def _mix_offdomain(report: LoadReport) -> None:
     extra = [e for e in shipped.examples
              if isinstance(e.answer, Reply) and (e.prompt, e.answer_text) not in seen]
     report.examples.extend(extra)
-    report.files.extend(shipped.files)
+    known = {f.sha256 for f in report.files}  # the user may have given the shipped file already
+    report.files.extend(f for f in shipped.files if f.sha256 not in known)
     logger.info("added %d shipped off-domain exchanges (--no-mix-offdomain leaves them out)", len(extra))
 
 
 def _train_and_save(
     config: TrainConfig,
     state: Any,
-    model: Any,
-    tokenizer: Any,
+    built: Built,
     train_examples: list[Example],
     val_examples: list[Example],
     report: LoadReport,
@@ -173,19 +166,21 @@ def _train_and_save(
     """Pack, train with transformers' Trainer, evaluate, and publish the model directory."""
     import torch
 
+    model, tokenizer = built.model, built.tokenizer
     out, ckpt = Path(config.out).expanduser(), checkpoint_dir(Path(config.out).expanduser())
     context = getattr(model.config, "n_positions", None) or getattr(
         model.config, "max_position_embeddings", None
     )
     if config.seq_len is None:  # resolved here, after the run's identity recorded the request
-        config.seq_len = context or 1024
+        config.seq_len = min(context or MAX_DEFAULT_SEQ_LEN, MAX_DEFAULT_SEQ_LEN)
+    config.batch_size, config.grad_accum = config.resolved_batch()
     if context and config.seq_len > context:
         raise UsageError(f"seq_len: {config.seq_len} is longer than the model's context of {context} tokens")
 
     from .packing import PackedCollator, packed_rows, single_rows, tokenize_examples
 
-    train_items, windowed = tokenize_examples(train_examples, tokenizer, config.seq_len)
-    val_items, val_windowed = tokenize_examples(val_examples, tokenizer, config.seq_len)
+    train_items, windowed = tokenize_examples(train_examples, tokenizer, config.seq_len, built.prompt_format)
+    val_items, val_windowed = tokenize_examples(val_examples, tokenizer, config.seq_len, built.prompt_format)
     train_rows = packed_rows(train_items, config.seq_len, config.seed)
     val_rows = single_rows(val_items)  # unpacked: validation sees each example alone
     cuda = torch.cuda.is_available()
@@ -273,7 +268,9 @@ def _train_and_save(
         logger.info("domain guard: threshold %.3f, %d features (%.0f s)", guard.threshold,
                     len(guard.features), time.perf_counter() - started)
         results["guard"] = guard_summary(guard)
-        _save(trainer.model, tokenizer, config, out, run_record(resolved, data, results), guard)
+        record = run_record(resolved, data, results)
+        record.update(prompt_format=built.prompt_format, base_identity=built.base_identity)
+        save_model(trainer.model, built.tokenizer, config, out, record, guard)
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(
@@ -304,11 +301,12 @@ def training_arguments(
 
     eval_steps = config.eval_steps or max(1, math.ceil(total_steps / 10))
     bf16 = cuda and _bf16_supported()
+    batch_size, grad_accum = config.resolved_batch()
     return TrainingArguments(
         output_dir=str(output_dir),
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
         learning_rate=config.resolved_lr(),
@@ -365,42 +363,41 @@ def _final_eval(trainer: Any) -> float:
     return float(trainer.evaluate()["eval_loss"])
 
 
-def _build_model(
-    config: TrainConfig, examples: list[Any], tokenizer_dir: Path, main: bool
-) -> tuple[Any, Any]:
+@dataclass
+class Built:
+    """The model a run trains, its tokenizer, and what the saved model must record of them."""
+
+    model: Any
+    tokenizer: Any
+    prompt_format: str         # recipe_schema.PLAIN or CHAT_TEMPLATE
+    base_identity: str | None  # generation.loading.model_identity of the pretrained base, as loaded
+
+
+def _build_model(config: TrainConfig, examples: list[Any], tokenizer_dir: Path, main: bool) -> Built:
     """Model and tokenizer; the tokenizer is made once (main process, first start) and reused."""
     from transformers import AutoTokenizer
 
-    from .model import apply_lora, from_scratch, load_base
+    from generation.loading import model_identity
+    from recipe_schema import PLAIN, default_prompt_format
+
+    from .model import apply_lora, from_scratch, load_base, prepare_for_training
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir)) if tokenizer_dir.is_dir() else None
     if config.from_scratch:
         texts = (format_prompt(e.prompt) + e.answer_text for e in examples)
         model, tokenizer = from_scratch(config.from_scratch, texts, tokenizer=tokenizer, seed=config.seed)
+        built = Built(model, tokenizer, PLAIN, None)
     else:
         model, tokenizer = load_base(config.base, tokenizer=tokenizer)
+        # An adapter fits only the weights it was trained on: the loader checks this identity.
+        identity = model_identity(model, tokenizer)
+        prepare_for_training(model, tokenizer, pad_vocabulary=not config.lora)
+        built = Built(model, tokenizer, default_prompt_format(tokenizer), identity)
     if main and not tokenizer_dir.is_dir():
         tokenizer.save_pretrained(str(tokenizer_dir))
     if config.lora:
-        model = apply_lora(model)
-    return model, tokenizer
-
-
-def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: dict[str, Any],
-          guard: Any = None) -> None:
-    """Write the final model directory (with its domain guard) into a staging directory, then publish it."""
-    if config.lora:
-        model = model.merge_and_unload()  # a plain model: loads without peft
-    model.config.use_cache = True
-    with staging_dir(out) as staged:
-        model.save_pretrained(str(staged))
-        tokenizer.save_pretrained(str(staged))
-        write_record(staged, record)
-        if guard is not None:
-            guard.save(staged / GUARD_FILE)
-        (staged / "README.md").write_text(model_card(record), encoding="utf-8")
-        publish(staged, out)
-    logger.info("saved %s", out)
+        built.model = apply_lora(built.model)
+    return built
 
 
 def _bf16_supported() -> bool:

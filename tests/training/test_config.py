@@ -26,6 +26,7 @@ CLI_FLAGS = {
     "eval_fraction",
     "on_bad_record",
     "lora",
+    "merge",
 }
 
 
@@ -41,10 +42,10 @@ def test_config_has_a_field_for_every_cli_flag_each_with_help():
     assert choices["from_scratch"] == ("tiny", "small") and choices["on_bad_record"] == ("skip", "fail")
 
 
-def test_defaults_fine_tune_gpt2_on_the_shipped_corpus():
+def test_defaults_fine_tune_smollm2_on_the_shipped_corpus():
     config = TrainConfig()
     assert (config.base, config.from_scratch, config.data, config.resume, config.lora) == (
-        "gpt2",
+        "smollm2-135m-instruct",
         None,
         [],
         False,

@@ -12,7 +12,15 @@ import pytest
 
 from recipe_schema import ModelLoadError, format_prompt
 from training import TrainConfig, train
-from training.model import SHAPES, count_parameters, from_scratch, load_base, padded_vocab, require_peft
+from training.model import (
+    SHAPES,
+    count_parameters,
+    from_scratch,
+    load_base,
+    padded_vocab,
+    prepare_for_training,
+    require_peft,
+)
 from training.tokenizer import EOS, PAD
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +37,9 @@ def base_dir(tmp_path_factory):
     _, tokenizer = from_scratch("tiny", TEXTS)
     tokenizer.pad_token = None
     eos = tokenizer.eos_token_id
+    assert len(tokenizer) % 64  # so that padding the vocabulary shows
     config = GPT2Config(
-        vocab_size=len(tokenizer) - 1,
+        vocab_size=len(tokenizer),
         n_layer=1,
         n_head=2,
         n_embd=32,
@@ -68,13 +77,22 @@ def test_small_has_the_gpt2_124m_shape():
     assert padded_vocab(50257 + 1) == 50304
 
 
-def test_local_base_gets_a_pad_token_and_a_vocabulary_padded_to_64(base_dir):
+def test_a_full_fine_tune_pads_the_vocabulary_to_64_and_adds_no_token(base_dir):
     model, tokenizer = load_base(str(base_dir))
-    assert tokenizer.pad_token == PAD and tokenizer.pad_token_id != tokenizer.eos_token_id
+    size = len(tokenizer)
+    prepare_for_training(model, tokenizer, pad_vocabulary=True)
+    # no token added: packing fills rows with EOS, so EOS can pad
+    assert len(tokenizer) == size and tokenizer.pad_token_id == tokenizer.eos_token_id
     rows = model.get_input_embeddings().weight.shape[0]
     assert rows % 64 == 0 and rows >= len(tokenizer)
     assert model.generation_config.suppress_tokens == list(range(len(tokenizer), rows))
     assert model.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_a_lora_run_keeps_the_vocabulary_as_it_is(base_dir):
+    model, tokenizer = load_base(str(base_dir))
+    prepare_for_training(model, tokenizer, pad_vocabulary=False)
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)  # the adapter needs no embeddings
 
 
 def test_a_missing_local_base_raises_model_load_error_with_a_way_out(tmp_path):
@@ -110,21 +128,80 @@ def test_lora_without_peft_says_how_to_install_it(monkeypatch, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_lora_fine_tunes_a_local_base_into_a_plain_model(base_dir, small_data, tmp_path):
+def _lora(base_dir, small_data, out, **more):
+    return train(TrainConfig(base=str(base_dir), lora=True, data=[str(small_data)], out=str(out), max_steps=4,
+                             batch_size=2, seq_len=128, eval_fraction=0.3, eval_steps=4, mix_offdomain=False,
+                             **more))
+
+
+def test_lora_saves_the_adapter_alone_and_it_loads_onto_its_base(base_dir, small_data, tmp_path):
+    pytest.importorskip("peft")
+    import json
+
+    from generation import RecipeGenerator
+    from generation.base import file_sha256
+
+    out = _lora(base_dir, small_data, tmp_path / "lora").output_dir
+    assert (out / "adapter_model.safetensors").is_file() and not (out / "model.safetensors").exists()
+    record = json.loads((out / "souschef.json").read_text())
+    assert record["config"]["base"] == str(base_dir) and record["base_identity"].startswith("sha256:")
+    assert record["adapter_sha256"] == file_sha256(out / "adapter_model.safetensors")
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(out / "adapter_model.safetensors"))
+    assert tensors and all("lora_" in k for k in tensors)  # no embedding or other base weights
+    assert {str(t.dtype) for t in tensors.values()} == {"torch.float16"}
+    result = RecipeGenerator.from_pretrained(out, guard=False).generate("Toast?", max_total_tokens=40)
+    assert result.finished and result.answer is not None
+
+
+def test_an_adapter_refuses_a_base_with_other_weights(base_dir, small_data, tmp_path):
+    pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generation import RecipeGenerator
+
+    out = _lora(base_dir, small_data, tmp_path / "lora").output_dir
+    other = tmp_path / "other-base"
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir))
+    with __import__("torch").no_grad():
+        model.lm_head.weight.mul_(1.01)  # same shape and names, other weights
+    model.save_pretrained(str(other))
+    AutoTokenizer.from_pretrained(str(base_dir)).save_pretrained(str(other))
+    with pytest.raises(ModelLoadError, match=r"is a LoRA adapter for .* has other weights"):
+        RecipeGenerator.from_pretrained(out, base=str(other), guard=False)
+
+
+def test_lora_with_merge_saves_a_plain_model(base_dir, small_data, tmp_path):
     pytest.importorskip("peft")
     from transformers import AutoModelForCausalLM
 
-    result = train(
-        TrainConfig(
-            base=str(base_dir),
-            lora=True,
-            data=[str(small_data)],
-            out=str(tmp_path / "lora"),
-            max_steps=4,
-            batch_size=2,
-            seq_len=128,
-            eval_fraction=0.3,
-        )
-    )
+    result = _lora(base_dir, small_data, tmp_path / "merged", merge=True)
     model = AutoModelForCausalLM.from_pretrained(str(result.output_dir))
     assert not any("lora" in name for name in model.state_dict())
+
+
+def test_a_chat_template_base_learns_its_own_turns_and_ends_with_its_end_of_turn(tiny_llama, small_data,
+                                                                                 tmp_path):
+    pytest.importorskip("peft")
+    import json
+
+    from generation import RecipeGenerator
+    from recipe_schema import CHAT_TEMPLATE
+    from training.data import load_examples
+    from training.packing import IGNORE, tokenize_examples
+
+    path, gen = tiny_llama
+    example = load_examples([str(small_data)]).examples[0]
+    (item,), _ = tokenize_examples([example], gen.tokenizer, 512, CHAT_TEMPLATE)
+    prompt = gen.prompt_ids(example.prompt)
+    assert item.input_ids[: len(prompt)] == prompt  # what decoding feeds, token for token
+    assert [t for t in item.labels if t != IGNORE][-1] == gen.tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+    out = _lora(path, small_data, tmp_path / "llama-lora").output_dir
+    record = json.loads((out / "souschef.json").read_text())
+    assert record["prompt_format"] == CHAT_TEMPLATE
+    assert not (out / "tokenizer.json").exists()  # the base's tokenizer serves: no token added
+    loaded = RecipeGenerator.from_pretrained(out, guard=False)
+    assert loaded.prompt_format == CHAT_TEMPLATE and loaded.eos_id == gen.eos_id
+    assert loaded.generate("Toast?", max_total_tokens=60).finished

@@ -43,11 +43,12 @@ def test_a_long_example_is_learned_in_the_windows_generation_slides_through(tiny
     assert learned == target  # every answer token and the EOS, each exactly once, in order
 
 
-@pytest.mark.parametrize("prompt_len,answer_len,seq_len", [(20, 300, 64), (60, 700, 256), (100, 157, 256)])
+@pytest.mark.parametrize("prompt_len,answer_len,seq_len",
+                         [(20, 300, 64), (60, 700, 256), (100, 157, 256), (40, 3000, 2048)])
 def test_training_windows_are_the_contexts_generation_predicts_from(prompt_len, answer_len, seq_len):
-    from generation.decoder import Window
+    from generation.window import Window, default_keep
 
-    window = Window(prompt_len, seq_len, (seq_len - prompt_len) // 2)
+    window = Window(prompt_len, seq_len, default_keep(seq_len - prompt_len))
     spans = windows(prompt_len, answer_len, seq_len)
     for g in range(answer_len):
         (start,) = [s for s, first, end in spans if first <= g < end]
