@@ -8,6 +8,8 @@ absolute path so that nothing is fetched from a hub:
   a seeded bootstrap 95% interval, on a tokenizer that keeps non-ASCII words.
 - ``contamination``: the share of answers to off-domain prompts that are recipes,
   with a Wilson 95% interval and a per-topic breakdown.
+- ``on_topic``: the share of freely written recipes that are the dish asked for
+  (the title names it; with a reference, a third of its ingredients appear).
 
 ``evaluate`` is imported only when a metric is loaded.
 """
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from evaluate import EvaluationModule
 
 METRICS_DIR = Path(__file__).parent / "metrics"
-METRICS = ("contamination", "recipe_rouge")
+METRICS = ("contamination", "on_topic", "recipe_rouge")
 
 
 def load_metric(name: str, **kwargs: Any) -> EvaluationModule:
@@ -30,7 +32,7 @@ def load_metric(name: str, **kwargs: Any) -> EvaluationModule:
     Parameters
     ----------
     name
-        ``"recipe_rouge"`` or ``"contamination"``.
+        ``"recipe_rouge"``, ``"contamination"`` or ``"on_topic"``.
     **kwargs
         Passed to ``evaluate.load`` (``cache_dir``, ``experiment_id``, ``num_process``,
         ...). ``keep_in_memory`` defaults to True in a single process, so that no

@@ -290,6 +290,19 @@ def _rouge_table(report: dict[str, Any]) -> list[str]:
     return markdown_table(header, rows) + ["", note]
 
 
+def _difference_table(report: dict[str, Any]) -> list[str]:
+    differences = report.get("differences") or {}
+    if not differences:
+        return ["No held-out recipes and baselines in this report."]
+    rows = [[key, d["baseline"].replace("_", " "),
+             _value_and_interval({"value": d["difference"], "low": d.get("low"), "high": d.get("high"),
+                                  "unit": "fraction"}), str(d.get("n", ""))]
+            for key, d in sorted(differences.items())]
+    note = ("Model minus the best baseline on the same held-out recipes, x100, with a paired bootstrap "
+            "95% interval (recipes resampled with their pair of scores).")
+    return markdown_table(["metric", "best baseline", "difference (%)", "n"], rows) + ["", note]
+
+
 def _topic_table(report: dict[str, Any]) -> list[str]:
     topics = report.get("contamination_by_topic") or {}
     if not topics:
@@ -380,6 +393,7 @@ def render_markdown(report: dict[str, Any], samples: list[dict[str, Any]]) -> st
     out += ["", "## Metrics", "", "Fractions are shown x100 (unit %).", ""]
     out += markdown_table(header, _metric_rows(metrics, fixed)) if fixed else ["No metrics."]
     out += ["", "## ROUGE against baselines", ""] + _rouge_table(report)
+    out += ["", "## Difference to the best baseline", ""] + _difference_table(report)
     out += ["", "## Contamination by topic", ""] + _topic_table(report)
     out += ["", "## Held-out examples (title -> recipe)", ""] + _examples(samples)
     out += ["", "## Plots", ""] + [f"- ![{Path(p).stem}]({p})" for p in PLOTS]

@@ -24,273 +24,24 @@ and plots. With a fixed seed two runs differ only in their timings
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import DataError, InputFileError, Recipe, UsageError, to_compact_json
+from recipe_schema import Recipe, UsageError, to_compact_json
 
-REPORT_FORMAT = "souschef-report/1"
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-TIMING_METRICS = ("latency_p50", "latency_p95", "tokens_per_second")
-QUESTION = "How do I make {title}?"
-
-# Where a metric key comes from, for the Markdown report and the docs.
-LABELS = {
-    "rouge1": "ROUGE-1 F1, title -> recipe (whole recipe)",
-    "rouge2": "ROUGE-2 F1, title -> recipe (whole recipe)",
-    "rougeL": "ROUGE-L F1, title -> recipe (whole recipe)",
-    "rougeLsum": "ROUGE-Lsum F1, title -> recipe (whole recipe)",
-    **{f"{f}_{t}": f"{t} F1 of the {f}, title -> recipe"
-       for f in ("ingredients", "steps") for t in ROUGE_TYPES},
-    **{f"steps_given_ingredients_{t}": f"{t} F1 of the steps, title + ingredients -> steps"
-       for t in ROUGE_TYPES},
-    "contamination": "off-domain prompts answered with a recipe",
-    "contamination_unseen": "off-domain prompts answered with a recipe, topics absent from training",
-    "false_refusal": "in-domain prompts answered with a reply instead of a recipe",
-    "validity": "answers that validate against the recipe schema (all sets)",
-    "completion": "answers finished within the token budget (all sets)",
-    "calls_per_recipe": "generation calls per held-out recipe (title -> recipe)",
-    "tokens_per_recipe": "tokens per held-out recipe (title -> recipe)",
-    "latency_p50": "seconds per answer, median (all sets)",
-    "latency_p95": "seconds per answer, 95th percentile (all sets)",
-    "tokens_per_second": "generated tokens per second of generation (all sets)",
-}
+from .config import LABELS, QUESTION, REPORT_FORMAT, ROUGE_TYPES, SETS, TIMING_METRICS, SuiteConfig
+from .scoring import baseline_scores, baselines, differences, estimate, means, nearest, rate, rouge_scores
+from .sets import Sets, load_sets
 
 
-@dataclass
-class SuiteConfig:
-    """What to evaluate and how. Paths left ``None`` use the sets souschef ships.
-
-    ``limit`` caps each set (the first N records); ``seed`` seeds sampling (when
-    ``temperature`` > 0) and the bootstrap; ``train`` lists the recipe files the
-    nearest-recipe baselines retrieve from (default: the shipped training recipes).
-    """
-
-    model: str
-    heldout: str | None = None
-    offdomain: str | None = None
-    indomain: str | None = None
-    train: list[str] = field(default_factory=list)
-    limit: int | None = None
-    seed: int = 0
-    guard: bool = True
-    temperature: float = 0.0
-    max_total_tokens: int = 1024
-    max_new_tokens_per_call: int = 256
-    bootstrap: int = 1000
-
-    def __post_init__(self) -> None:
-        if self.limit is not None and self.limit < 1:
-            raise UsageError(f"limit must be at least 1, not {self.limit}")
-        if self.temperature < 0:
-            raise UsageError(f"temperature must be >= 0, not {self.temperature}")
-        if self.max_total_tokens < 16 or self.max_new_tokens_per_call < 1:
-            raise UsageError("max_total_tokens must be at least 16 and max_new_tokens_per_call at least 1")
-        if self.bootstrap < 0:
-            raise UsageError(f"bootstrap must be >= 0, not {self.bootstrap}")
-
-
-# ------------------------------------------------------------------ the data
-@dataclass
-class Sets:
-    """The evaluation inputs, loaded and capped."""
-
-    heldout: list[Recipe]
-    offdomain: list[dict[str, str]]
-    indomain: list[dict[str, str]]
-    train: list[Recipe]
-    files: dict[str, dict[str, Any]]
-    seen_topics: set[str]
-
-
-def _sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _load_recipes(paths: list[str]) -> list[Recipe]:
-    """Recipes from any file the training loaders read (recipe objects or exchanges)."""
-    from training.data import load_examples
-
-    report = load_examples(paths, on_bad_record="skip")
-    recipes, seen = [], set()
-    for example in report.examples:
-        if isinstance(example.answer, Recipe):
-            key = to_compact_json(example.answer)
-            if key not in seen:
-                seen.add(key)
-                recipes.append(example.answer)
-    return recipes
-
-
-def _load_prompts(path: str, default_topic: str) -> list[dict[str, str]]:
-    """JSONL lines with ``prompt`` (and ``topic``); a bad line names FILE:LINE."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputFileError(path, getattr(e, "strerror", None) or str(e)) from None
-    prompts = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            prompt = record["prompt"]
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise ValueError("prompt must be a non-empty string")
-        except (ValueError, KeyError, TypeError) as e:
-            reason = f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
-            raise DataError(f"{path}:{number}: {reason}") from None
-        prompts.append({"prompt": prompt, "topic": str(record.get("topic") or default_topic)})
-    if not prompts:
-        raise DataError(f"{path}: no prompts")
-    return prompts
-
-
-def load_sets(config: SuiteConfig) -> Sets:
-    """Load every input named by ``config`` (or shipped), capped at ``config.limit``."""
-    import corpus
-
-    paths = {
-        "heldout": config.heldout or str(corpus.path(corpus.HELDOUT)),
-        "offdomain": config.offdomain or str(corpus.path(corpus.EVAL_OFFDOMAIN)),
-        "indomain": config.indomain or str(corpus.path(corpus.EVAL_INDOMAIN)),
-    }
-    train_paths = config.train or [str(corpus.path(corpus.RECIPES))]
-    for path in [*paths.values(), *train_paths]:
-        if not Path(path).is_file():
-            raise InputFileError(path, "no such file")
-    cap = slice(None, config.limit)
-    heldout = _load_recipes([paths["heldout"]])
-    if not heldout:
-        raise DataError(f"{paths['heldout']}: no held-out recipes")
-    sets = Sets(
-        heldout=heldout[cap],
-        offdomain=_load_prompts(paths["offdomain"], "unknown")[cap],
-        indomain=_load_prompts(paths["indomain"], "cooking")[cap],
-        train=_load_recipes(train_paths),
-        files={},
-        seen_topics=_training_topics(),
-    )
-    counts = {"heldout": len(sets.heldout), "offdomain": len(sets.offdomain), "indomain": len(sets.indomain)}
-    for name, path in paths.items():
-        sets.files[name] = {"path": path, "sha256": _sha256(path), "records": counts[name]}
-    sets.files["train"] = {"paths": train_paths, "sha256": [_sha256(p) for p in train_paths],
-                           "records": len(sets.train)}
-    return sets
-
-
-def _training_topics() -> set[str]:
-    """Off-domain topics of the shipped exchanges and guard prompts (what guard and model saw)."""
-    import corpus
-
-    topics = {row.get("topic", "") for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
-              for row in corpus.rows(name)}
-    return topics - {"", "cooking"}
-
-
-# ------------------------------------------------------------------ scoring
-def _estimate(value: float | None, low: float | None, high: float | None, n: int, unit: str,
-              key: str) -> dict[str, Any]:
-    return {"value": value, "low": low, "high": high, "n": n, "unit": unit, "label": LABELS.get(key, key)}
-
-
-def _rate(flags: Sequence[bool], key: str) -> dict[str, Any]:
-    from evaluation.metrics.contamination.contamination import wilson_interval
-
-    n = len(flags)
-    if not n:
-        return _estimate(None, None, None, 0, "fraction", key)  # no samples: no estimate
-    low, high = wilson_interval(sum(flags), n)
-    return _estimate(sum(flags) / n, low, high, n, "fraction", key)
-
-
-def _means(scores: dict[str, list[float]], config: SuiteConfig, units: dict[str, str]) -> dict[str, Any]:
-    """Exact means with seeded bootstrap 95% intervals, as metric entries."""
-    from evaluation.metrics.recipe_rouge.recipe_rouge import aggregate
-
-    if not scores or not next(iter(scores.values())):
-        return {}
-    agg = aggregate(scores, bootstrap_samples=config.bootstrap, seed=config.seed)
-    n = len(next(iter(scores.values())))
-    return {k: _estimate(agg[k], agg.get(f"{k}_low"), agg.get(f"{k}_high"), n, units.get(k, "fraction"), k)
-            for k in scores}
-
-
-def rouge_scores(predictions: Sequence[Recipe | None], references: Sequence[Recipe],
-                 fields: Sequence[str] = ("recipe", "ingredients", "steps"),
-                 prefix: str = "") -> dict[str, list[float]]:
-    """Per-sample ROUGE F1 by field; a missing prediction (a reply, an unfinished answer) scores 0.
-
-    Keys: ``rouge1`` ... for the whole recipe, ``ingredients_rouge1`` ... and
-    ``steps_rouge1`` ... for those fields, each behind ``prefix``.
-    """
-    from evaluation.metrics.recipe_rouge.recipe_rouge import per_sample_scores, recipe_fields
-
-    out: dict[str, list[float]] = {}
-    for name in fields:
-        preds = [recipe_fields(p)[name] if p is not None else "" for p in predictions]
-        refs = [recipe_fields(r)[name] for r in references]
-        for rouge_type, values in per_sample_scores(preds, refs).items():
-            key = rouge_type if name == "recipe" else f"{name}_{rouge_type}"
-            out[prefix + key] = values
-    return out
-
-
-# ---------------------------------------------------------------- baselines
-def _words(text: str) -> set[str]:
-    from evaluation.metrics.recipe_rouge.recipe_rouge import tokenize
-
-    return set(tokenize(text))
-
-
-def nearest(query: str, candidates: Sequence[str]) -> int:
-    """Index of the candidate sharing the most words with ``query`` (Dice); ties: the first.
-
-    >>> nearest("Lemon tart", ["Apple pie", "Lemon drizzle cake", "Lemon tart with meringue"])
-    2
-    """
-    q = _words(query)
-    best, best_score = 0, -1.0
-    for i, text in enumerate(candidates):
-        c = _words(text)
-        score = 2 * len(q & c) / (len(q) + len(c)) if q or c else 0.0
-        if score > best_score:
-            best, best_score = i, score
-    return best
-
-
-def baselines(heldout: Sequence[Recipe], train: Sequence[Recipe], config: SuiteConfig) -> dict[str, Any]:
-    """Nearest training recipe by title / by title + ingredients, and ingredients copied as steps."""
-    if not train:
-        return {}
-    titles = [r.title for r in train]
-    with_ingredients = [r.title + "\n" + "\n".join(r.ingredients) for r in train]
-    by_title = [train[nearest(r.title, titles)] for r in heldout]
-    by_both = [train[nearest(r.title + "\n" + "\n".join(r.ingredients), with_ingredients)] for r in heldout]
-    copied = [r.model_copy(update={"steps": list(r.ingredients)}) for r in heldout]
-    steps_only = ("steps",)
-    given = "steps_given_ingredients_"
-    return {
-        "nearest_title": _means(rouge_scores(by_title, heldout), config, {}),
-        "nearest_title_ingredients": _means(
-            {k.replace("steps_", given, 1): v for k, v in rouge_scores(by_both, heldout, steps_only).items()},
-            config, {}),
-        "ingredients_as_steps": _means(
-            {k.replace("steps_", given, 1): v for k, v in rouge_scores(copied, heldout, steps_only).items()},
-            config, {}),
-    }
-
-
-# ---------------------------------------------------------------- the run
 class _Progress:
     """One stderr progress bar per set (tqdm), or nothing."""
 
@@ -337,6 +88,8 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     bars = _Progress(progress)
     settings: dict[str, Any] = {"temperature": config.temperature,
                                 "max_total_tokens": config.max_total_tokens}
+    if config.repetition_penalty is not None:
+        settings["repetition_penalty"] = config.repetition_penalty
     generation_s = 0.0
 
     def answer(prompt: str, index: int, prefix: str | None = None) -> dict[str, Any]:
@@ -348,7 +101,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
             result = generator.generate(prompt, max_new_tokens_per_call=config.max_new_tokens_per_call,
                                         seed=seed, **settings)
         else:
-            result, forced = _generate_with_prefix(generator, prompt, prefix, config, seed)
+            result, forced = _generate_with_prefix(generator, prompt, prefix, config, seed, settings)
         elapsed = time.perf_counter() - t0
         generation_s += elapsed
         kind = None if result.answer is None else ("recipe" if isinstance(result.answer, Recipe) else "reply")
@@ -378,6 +131,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
 
     # 3. off-domain prompts
     from evaluation.metrics.contamination.contamination import classify, rates_by_topic
+    from evaluation.metrics.on_topic.on_topic import names_dish, on_topic
 
     off_rows = []
     with bars.bar(len(sets.offdomain), "off-domain prompts") as bar:
@@ -395,29 +149,40 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
             row = answer(item["prompt"], i)
             row["topic"] = item["topic"]
             row["refused"] = row["answer_kind"] != "recipe"
+            if "dish" in item:
+                row["dish"] = item["dish"]
+                row["on_topic"] = names_dish(_title(row), item["dish"])
             in_rows.append(row)
             bar.update()
 
+    # on topic: only answers written freely (never the steps protocol, whose title is forced)
+    for row, reference in zip(title_rows, sets.heldout, strict=True):
+        written = row["_answer"] if row["answer_kind"] == "recipe" else None
+        row["on_topic"] = on_topic(_title(row), reference.title, written.ingredients if written else [],
+                                   reference.ingredients)
+
     all_rows = title_rows + steps_rows + off_rows + in_rows
     latencies = [r["latency_s"] for r in all_rows]
-    metrics: dict[str, Any] = {}
-    metrics.update(_means(title_scores, config, {}))
-    metrics.update(_means(steps_scores, config, {}))
-    metrics["contamination"] = _rate([r["contaminated"] for r in off_rows], "contamination")
-    metrics["contamination_unseen"] = _rate(
+    metrics: dict[str, Any] = {k: estimate(None, None, None, 0, "fraction", k) for k in _SCORED}
+    metrics.update(means(title_scores, config))
+    metrics.update(means(steps_scores, config))
+    metrics["contamination"] = rate([r["contaminated"] for r in off_rows], "contamination")
+    metrics["contamination_unseen"] = rate(
         [r["contaminated"] for r in off_rows if r["topic"] not in sets.seen_topics], "contamination_unseen")
-    metrics["false_refusal"] = _rate([r["refused"] for r in in_rows], "false_refusal")
-    metrics["validity"] = _rate([r["valid"] for r in all_rows], "validity")
-    metrics["completion"] = _rate([r["finished"] for r in all_rows], "completion")
+    metrics["false_refusal"] = rate([r["refused"] for r in in_rows], "false_refusal")
+    metrics["on_topic_heldout"] = rate([r["on_topic"] for r in title_rows], "on_topic_heldout")
+    metrics["on_topic_dish"] = rate([r["on_topic"] for r in in_rows if "on_topic" in r], "on_topic_dish")
+    metrics["validity"] = rate([r["valid"] for r in all_rows], "validity")
+    metrics["completion"] = rate([r["finished"] for r in all_rows], "completion")
     recipes_made = [r for r in title_rows if r["answer_kind"] == "recipe"]
-    metrics.update(_means({"calls_per_recipe": [float(r["calls"]) for r in recipes_made],
-                           "tokens_per_recipe": [float(r["tokens"]) for r in recipes_made]},
-                          config, {"calls_per_recipe": "calls", "tokens_per_recipe": "tokens"}))
+    metrics.update(means({"calls_per_recipe": [float(r["calls"]) for r in recipes_made],
+                          "tokens_per_recipe": [float(r["tokens"]) for r in recipes_made]},
+                         config, {"calls_per_recipe": "calls", "tokens_per_recipe": "tokens"}))
     n = len(latencies)
-    metrics["latency_p50"] = _estimate(_percentile(latencies, 50), None, None, n, "seconds", "latency_p50")
-    metrics["latency_p95"] = _estimate(_percentile(latencies, 95), None, None, n, "seconds", "latency_p95")
+    metrics["latency_p50"] = estimate(_percentile(latencies, 50), None, None, n, "seconds", "latency_p50")
+    metrics["latency_p95"] = estimate(_percentile(latencies, 95), None, None, n, "seconds", "latency_p95")
     total_tokens = sum(r["tokens"] for r in all_rows)
-    metrics["tokens_per_second"] = _estimate(total_tokens / generation_s if generation_s else 0.0, None, None,
+    metrics["tokens_per_second"] = estimate(total_tokens / generation_s if generation_s else 0.0, None, None,
                                              total_tokens, "tokens/s", "tokens_per_second")
 
     rates = rates_by_topic([r["contaminated"] for r in off_rows], [r["topic"] for r in off_rows])
@@ -425,16 +190,18 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
                         "seen_in_training": topic in sets.seen_topics} for topic, s in rates.items()}
 
     samples = _samples(sets, title_rows, title_scores, steps_rows, steps_scores, off_rows, in_rows)
+    base = baseline_scores(sets.heldout, sets.train)
     report = {
         "format": REPORT_FORMAT,
-        "model": _model_info(config.model, generator),
+        "model": _model_info(config.model or "(the shipped assistant)", generator),
         "config": {**{k: v for k, v in asdict(config).items() if k not in ("model", "heldout", "offdomain",
                                                                             "indomain", "train")}},
         "data": sets.files,
         "versions": _versions(),
         "git_commit": _git_commit(),
         "metrics": metrics,
-        "baselines": baselines(sets.heldout, sets.train, config),
+        "baselines": {name: means(scores, config) for name, scores in base.items()},
+        "differences": differences({**title_scores, **steps_scores}, base, config),
         "contamination_by_topic": by_topic,
         "timings": {"total_s": time.perf_counter() - started, "generation_s": generation_s,
                     "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
@@ -443,7 +210,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
 
 
 def _generate_with_prefix(generator: Any, prompt: str, prefix: str, config: SuiteConfig,
-                          seed: int) -> tuple[Any, bool]:
+                          seed: int, settings: dict[str, Any]) -> tuple[Any, bool]:
     """Generate a recipe whose answer begins with ``prefix`` (forced, then continued).
 
     The budget is ``max_total_tokens`` beyond the prefix. Returns the result and whether
@@ -451,8 +218,8 @@ def _generate_with_prefix(generator: Any, prompt: str, prefix: str, config: Suit
     then writes the whole answer).
     """
     ids = generator.tokenizer(prefix, add_special_tokens=False)["input_ids"]
-    state = generator.start(prompt, mode="recipe", seed=seed, temperature=config.temperature,
-                            max_total_tokens=config.max_total_tokens + len(ids))
+    state = generator.start(prompt, **{**settings, "mode": "recipe", "seed": seed,
+                                       "max_total_tokens": config.max_total_tokens + len(ids)})
     grammar_state = generator.check(state).replay(ids)
     if grammar_state is not None:
         state.generated_ids = list(ids)
@@ -555,6 +322,15 @@ def check_gates(report: dict[str, Any], under: dict[str, float], over: dict[str,
     return failed
 
 
-__all__ = ["LABELS", "REPORT_FORMAT", "TIMING_METRICS", "SuiteConfig", "baselines", "check_gates",
-           "load_sets",
-           "nearest", "rouge_scores", "run_suite"]
+def _title(row: dict[str, Any]) -> str | None:
+    """The title of a row's answer when it is a recipe."""
+    answer = row.get("_answer")
+    return answer.title if row["answer_kind"] == "recipe" and answer is not None else None
+
+
+# Metric keys that are in every report, with no samples when their set was not run.
+_SCORED = ("contamination", "contamination_unseen", "false_refusal", "on_topic_heldout", "on_topic_dish",
+           "validity", "completion")
+
+__all__ = ["LABELS", "REPORT_FORMAT", "ROUGE_TYPES", "SETS", "TIMING_METRICS", "Sets", "SuiteConfig",
+           "baselines", "check_gates", "load_sets", "nearest", "rouge_scores", "run_suite"]

@@ -1,4 +1,4 @@
-"""The two evaluate metrics, loaded as users load them: by absolute path, offline."""
+"""The evaluate metrics, loaded as users load them: by absolute path, offline."""
 from __future__ import annotations
 
 import doctest
@@ -46,7 +46,7 @@ RECIPE_JSON = (
 
 @pytest.fixture(scope="module")
 def metrics():
-    """Both metrics, with evaluate's caches in the test temp dir whenever evaluate was imported."""
+    """Every metric, with evaluate's caches in the test temp dir whenever evaluate was imported."""
     import evaluate
 
     patch = pytest.MonkeyPatch()
@@ -82,7 +82,7 @@ def test_metrics_load_offline_from_the_package_into_the_temp_cache(metrics):
 
 
 def test_load_metric_rejects_an_unknown_name():
-    with pytest.raises(ValueError, match="'rouge'.*contamination, recipe_rouge"):
+    with pytest.raises(ValueError, match="'rouge'.*contamination, on_topic, recipe_rouge"):
         load_metric("rouge")
 
 
@@ -336,3 +336,45 @@ def test_corpus_replies_are_clean_and_corpus_recipes_are_caught(contamination):
         assert contamination.classify(to_compact_json(parse_answer(row["answer"]))) == expected, row["prompt"]
     for recipe in records(corpus.RECIPES):  # the same recipes as a chat page shows them, in Markdown
         assert contamination.classify(to_markdown(normalize(validate(recipe)))) == (True, "recipe_shape")
+
+
+# --- on_topic ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def on_topic(metrics):
+    return metrics["on_topic"]
+
+
+@pytest.mark.parametrize("title, dish, named", [
+    ("Shakshuka", "shakshuka", True),
+    ("Classic Shakshuka with Feta", "shakshuka", True),      # extra words in the title are fine
+    ("Easy Tikka Masala", "chicken tikka masala", True),      # 2 of 3 dish words
+    ("Chicken Curry", "chicken tikka masala", False),          # 1 of 3
+    ("Homemade Pancakes", "fluffy pancake", False),             # 1 of 2: fluffy is not in the title
+    ("Fluffy Buttermilk Pancakes", "fluffy pancakes", True),   # stemmed: pancakes = pancake
+    ("Pão de Queijo", ["cheese bread", "pão de queijo"], True),
+    ("Lemon Drizzle Cake", "moussaka", False),
+    (None, "moussaka", False),                                  # a reply is not the dish
+])
+def test_a_title_names_the_dish_when_two_thirds_of_its_words_are_there(on_topic, title, dish, named):
+    assert on_topic.names_dish(title, dish) is named
+
+
+def test_ingredients_count_when_a_third_of_the_reference_items_appear(on_topic):
+    reference = ["400 g chopped tomatoes", "4 large eggs", "1 onion, sliced", "2 tsp ground cumin",
+                 "1 red pepper", "olive oil"]
+    assert on_topic.ingredients_covered(["1 tin tomatoes", "6 eggs"], reference)        # 2 of 6
+    assert not on_topic.ingredients_covered(["1 tin tomatoes", "2 cups flour"], reference)  # 1 of 6
+    assert on_topic.ingredients_covered(["anything"], ["salt to taste"]) is False  # 0 of 1
+
+
+def test_on_topic_rate_counts_replies_and_wrong_dishes_as_off_topic(on_topic):
+    result = on_topic.compute(titles=["Shakshuka", "Pancakes", None, "Moussaka"],
+                              dishes=["shakshuka", "shakshuka", "moussaka", "moussaka"])
+    assert result["on_topic_rate"] == 0.5 and result["n"] == 4.0
+    assert result["on_topic_low"] < 0.5 < result["on_topic_high"]
+    with_ingredients = on_topic.compute(titles=["Moussaka"], dishes=["moussaka"],
+                                        answer_ingredients=[["2 cups flour"]],
+                                        reference_ingredients=[["2 aubergines", "500 g minced lamb"]])
+    assert with_ingredients["on_topic_rate"] == 0.0  # the title alone is not enough given a reference

@@ -104,6 +104,8 @@ def test_the_suite_runs_end_to_end_and_twice_gives_the_same_report(tiny):
             assert entry["low"] is None or entry["low"] <= entry["value"] <= entry["high"], key
     assert metrics["completion"]["value"] == 1.0 and metrics["validity"]["value"] == 1.0
     assert metrics["contamination"]["n"] == 2 and metrics["false_refusal"]["n"] == 2
+    assert metrics["on_topic_heldout"]["n"] == 2 and metrics["on_topic_dish"]["n"] == 2  # both name a dish
+    assert set(report["differences"]) == {"rougeL", "steps_given_ingredients_rougeL"}
     assert {"nearest_title", "nearest_title_ingredients", "ingredients_as_steps"} <= set(report["baselines"])
     assert [s["set"] for s in samples] == ["heldout"] * 4 + ["offdomain"] * 2 + ["indomain"] * 2
     steps = [s for s in samples if s.get("protocol") == "title_ingredients_to_steps"]
@@ -131,3 +133,50 @@ def test_the_cli_writes_the_report_and_gates_set_the_exit_code(tiny, cli, tmp_pa
     assert code == 2 and "unknown metric 'bleu'" in stderr
     code, stdout, _ = cli(["report", "compare", str(out), str(out / "report.json")])
     assert code == 0 and "rougeL" in stdout
+
+
+def test_the_difference_to_the_best_baseline_is_paired_recipe_by_recipe():
+    from evaluation.scoring import differences
+
+    config = SuiteConfig(model=None, bootstrap=200)
+    model = {"rougeL": [0.5, 0.6, 0.7]}
+    base = {"weak": {"rougeL": [0.1, 0.1, 0.1]}, "strong": {"rougeL": [0.4, 0.5, 0.6]}}
+    d = differences(model, base, config)["rougeL"]
+    assert d["baseline"] == "strong" and d["n"] == 3
+    assert abs(d["difference"] - 0.1) < 1e-12
+    assert abs(d["low"] - 0.1) < 1e-12 and abs(d["high"] - 0.1) < 1e-12  # every pair differs by 0.1
+
+
+def test_a_prompt_set_may_name_each_prompts_dish(tmp_path):
+    from evaluation.sets import _load_prompts
+
+    good = tmp_path / "in.jsonl"
+    good.write_text('{"prompt": "Moussaka?", "dish": "moussaka"}\n{"prompt": "Dinner?"}\n'
+                    '{"prompt": "Pao?", "dish": ["cheese bread", "pão de queijo"]}\n', encoding="utf-8")
+    rows = _load_prompts(str(good), "cooking")
+    assert [r.get("dish") for r in rows] == ["moussaka", None, ["cheese bread", "pão de queijo"]]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "Soup?", "dish": ""}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: dish must be"):
+        _load_prompts(str(bad), "cooking")
+
+
+def test_the_shipped_in_domain_set_names_the_dish_of_most_prompts():
+    import corpus
+
+    rows = corpus.rows(corpus.EVAL_INDOMAIN)
+    assert sum("dish" in r for r in rows) >= 40
+
+
+@pytest.mark.slow
+def test_a_run_of_some_sets_leaves_the_others_without_samples(tiny):
+    path, generator = tiny
+    report, samples = run_suite(_quick(str(path), sets=("offdomain",)), progress=False, generator=generator)
+    metrics = report["metrics"]
+    assert metrics["contamination"]["n"] == 2
+    assert metrics["false_refusal"]["n"] == 0 and metrics["false_refusal"]["value"] is None
+    assert metrics["on_topic_heldout"]["n"] == 0 and "rougeL" not in metrics
+    assert {s["set"] for s in samples} == {"offdomain"} and report["differences"] == {}
+    assert "heldout" not in report["data"] and "train" not in report["data"]
+    with pytest.raises(UsageError, match="sets must be some of"):
+        SuiteConfig(model=None, sets=("heldout", "recipes"))
