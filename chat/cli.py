@@ -35,7 +35,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     import_gradio()  # a missing extra fails before the model loads
     store = FeedbackStore(args.feedback_db)
-    print(f"loading {args.model}", file=sys.stderr, flush=True)
+    print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model)
     service = ChatService(generator, store, max_total_tokens=args.max_total_tokens, mode=args.mode)
     print(f"souschef chat on http://{args.host}:{args.port} (feedback: {args.feedback_db}); "
@@ -88,12 +88,14 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
             "analytics are off. Needs the ui extra: pip install 'souschef[ui]'."
         ),
         epilog=(
-            "examples:\n  souschef chat --model runs/tiny\n"
-            "  souschef chat --model runs/gpt2 --port 8080 --feedback-db feedback.db"
+            "examples:\n  souschef chat\n  souschef chat --model runs/tiny\n"
+            "  souschef chat --model runs/mine --port 8080 --feedback-db feedback.db"
         ),
         formatter_class=formatter_class,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="a model or LoRA adapter directory (souschef train --out), a base name, a .gguf file "
+                        "or a hub id; default: the assistant souschef ships")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to serve on (default 127.0.0.1: this machine only; 0.0.0.0: everyone)")
     p.add_argument("--port", type=_port, default=7860, help="port (default 7860)")
@@ -112,7 +114,7 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
         epilog=(
             "examples:\n  souschef feedback stats --db souschef-feedback.db\n"
             "  souschef feedback export --db souschef-feedback.db --out liked.jsonl\n"
-            "  souschef train --data liked.jsonl --base runs/gpt2 --out runs/gpt2-fb"
+            "  souschef train --data liked.jsonl --lora --out runs/liked"
         ),
         formatter_class=formatter_class,
     )

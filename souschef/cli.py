@@ -151,6 +151,8 @@ def cmd_parse_ingredient(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- generate
 DEFAULT_STATE_FILE = "souschef-state.json"
+MODEL_HELP = ("a model or LoRA adapter directory (souschef train --out), a base name "
+              "(smollm2-135m-instruct), a .gguf file or a hub id; default: the assistant souschef ships")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -161,7 +163,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UsageError("give a PROMPT, or --resume FILE to continue a saved generation")
     sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed",
                                               "max_total_tokens", "mode") if getattr(args, k) is not None}
-    print(f"loading {args.model}", file=sys.stderr, flush=True)
+    print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
     if args.resume:
         state = GenerationState.from_json(_read_text(args.resume))
@@ -184,7 +186,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             atomic_write(path, result.state.to_json())
         raise UnfinishedGenerationError(
             f"stopped after {args.max_calls} calls ({result.tokens} tokens) before the answer was "
-            f"complete; continue with: souschef generate --resume {path} --model {args.model}",
+            f"complete; continue with: souschef generate --resume {path}"
+            + (f" --model {args.model}" if args.model else ""),
             result.state,
         )
     _write_output(_render_answer(result.answer, args.format), args.output)
@@ -233,7 +236,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required
 
 # ------------------------------------------------------------------- evaluate
 def _gate(text: str) -> tuple[str, float]:
-    from evaluation.suite import LABELS
+    from evaluation.config import LABELS
 
     name, sep, value = text.partition("=")
     if not sep:
@@ -246,6 +249,16 @@ def _gate(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
 
 
+def _sets(text: str) -> tuple[str, ...]:
+    from evaluation.config import SETS as known
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(known)}, not {text!r}")
+    return names
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from evaluation.report import write_report
     from evaluation.suite import SuiteConfig, check_gates, run_suite
@@ -253,7 +266,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = SuiteConfig(model=args.model, heldout=args.heldout, offdomain=args.offdomain,
                          indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
                          guard=args.guard, temperature=args.temperature,
-                         max_total_tokens=args.max_total_tokens)
+                         max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
+                         sets=args.sets)
     report, samples = run_suite(config, progress=not args.quiet)
     paths = write_report(args.out, report, samples)
     failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
@@ -262,12 +276,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                           "failed_gates": failed}, indent=2))
     else:
         metrics = report["metrics"]
-        for key in ("rougeL", "steps_given_ingredients_rougeL", "contamination", "contamination_unseen",
-                    "false_refusal", "validity", "completion"):
-            m = metrics[key]
+        for key in ("rougeL", "steps_given_ingredients_rougeL", "on_topic_heldout", "on_topic_dish",
+                    "contamination", "contamination_unseen", "false_refusal", "validity", "completion"):
+            m = metrics.get(key, {"value": None, "low": None})
             value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
             interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
             _emit(f"{key:32} {value}{interval}")
+        for key, d in report.get("differences", {}).items():
+            interval = f"  [{d['low']:+.3f}, {d['high']:+.3f}]" if d.get("low") is not None else ""
+            _emit(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f}{interval}")
         for path in paths.values():
             print(f"wrote {path}", file=sys.stderr)
     for line in failed:
@@ -380,15 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
             "early on purpose: the state is saved and the command exits 1 naming the --resume command."
         ),
         epilog=(
-            "examples:\n  souschef generate 'How do I make shakshuka?' --model runs/tiny\n"
-            "  souschef generate 'Pancakes?' --model runs/tiny --format json --seed 1 --temperature 0.8\n"
-            "  souschef generate 'Lasagne?' --model runs/tiny --max-calls 2 --save-state s.json\n"
-            "  souschef generate --resume s.json --model runs/tiny"
+            "examples:\n  souschef generate 'How do I make shakshuka?'\n"
+            "  souschef generate 'Pancakes?' --format json --seed 1 --temperature 0.8\n"
+            "  souschef generate 'Lasagne?' --max-calls 1 --max-new-tokens-per-call 64 --save-state s.json\n"
+            "  souschef generate --resume s.json\n"
+            "  souschef generate 'Shakshuka?' --model runs/tiny"
         ),
         formatter_class=fmt,
     )
     p.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question")
-    p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
+    p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--format", choices=["markdown", "json", "jsonld"], default="markdown",
                    help="markdown (default), json (a Recipe, or {\"reply\": ...}), schema.org jsonld")
     p.add_argument("--mode", choices=["any", "recipe", "reply"],
@@ -420,12 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Progress goes to stderr; a killed run continues with --resume."
         ),
         epilog=(
-            "examples:\n  souschef train --from-scratch tiny --out runs/tiny --max-steps 300\n"
-            "  souschef train --data mine.jsonl --out runs/mine                # fine-tunes gpt2\n"
+            "examples:\n  souschef train --data mine.jsonl --lora --out runs/mine   # a SmolLM2 adapter\n"
+            "  souschef train --from-scratch tiny --out runs/tiny --max-steps 300\n"
             "  torchrun --nproc_per_node 8 -m souschef train --base gpt2 --out runs/gpt2 --resume"
         ),
         formatter_class=fmt,
     )
+    from evaluation.config import SETS  # light: no torch, no evaluate
     from training.config import TrainConfig  # light: no torch
 
     _add_config_flags(p, TrainConfig, required=("out",))
@@ -443,13 +462,13 @@ def build_parser() -> argparse.ArgumentParser:
             "docs/EVALUATION.md); a failed gate exits 1."
         ),
         epilog=(
-            "examples:\n  souschef evaluate --model runs/tiny --out reports/tiny --limit 20\n"
+            "examples:\n  souschef evaluate --out reports/assistant --limit 20\n"
             "  souschef evaluate --model runs/tiny --heldout val.jsonl --out reports/val \\\n"
             "      --fail-under rougeL=0.15 --fail-over contamination=0.05"
         ),
         formatter_class=fmt,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
+    p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
     p.add_argument("--heldout", metavar="PATH",
                    help="held-out recipes, any format train reads (default: shipped)")
@@ -462,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy (default)")
     p.add_argument("--max-total-tokens", type=_positive_int, default=1024, metavar="N",
                    help="token budget per answer (default 1024)")
+    p.add_argument("--repetition-penalty", type=float, metavar="R",
+                   help="decoding's repetition penalty (default: the model's own, else 1.2)")
+    p.add_argument("--sets", type=_sets, default=SETS, metavar="NAME[,NAME...]",
+                   help="the sets to generate for: heldout, offdomain, indomain (default: all three; "
+                        "held-out quality depends on the model, contamination and refusals on the guard)")
     p.add_argument("--no-guard", dest="guard", action="store_false", help="turn the domain guard off")
     p.add_argument("--fail-under", type=_gate, action="append", default=[], metavar="NAME=VALUE",
                    help="exit 1 when metric NAME is below VALUE (repeatable)")

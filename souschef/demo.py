@@ -1,10 +1,12 @@
-"""``make demo``: what souschef does, end to end, on what the repository ships.
+"""``make demo``: what souschef does, end to end, with the assistant it ships.
 
-1. train a tiny model on the shipped corpus (reused when ``runs/demo/model`` exists);
-2. generate three recipes, schema-constrained and resumable, at least one of them
-   longer than the model's 256-token context window, and print one as Markdown;
+1. answer three cooking questions with the shipped assistant (SmolLM2-135M-Instruct and
+   its LoRA adapter), print the recipes, and say whether each is the dish asked for;
+2. stop a generation after one short call, save its state, and resume it to the end in
+   a second call (what "continued across calls" means);
 3. ask an off-domain question: the domain guard routes it to a reply;
-4. run the evaluation suite on a few held-out recipes and prompts, and say where the
+4. fine-tune for a few LoRA steps on the shipped corpus, printing the loss;
+5. run the evaluation suite on a few held-out recipes and prompts, and say where the
    report and its plots are.
 
 Each step prints a heading on stderr and its result on stdout; progress bars go to
@@ -16,15 +18,17 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from recipe_schema import SouschefError
 
 RUN_DIR = Path("runs/demo")
 QUESTIONS = (
-    "How do I make shakshuka?",
-    "Can you give me a recipe for a big Greek moussaka for a family dinner?",
-    "Something vegan for dinner?",
+    ("How do I make shakshuka?", "shakshuka"),
+    ("Can you give me a recipe for a big Greek moussaka for a family dinner?", "moussaka"),
+    ("Something vegan for dinner?", None),
 )
+RESUMED = "How do I make a lemon drizzle cake?"
 OFF_DOMAIN = "How can I implement a binary search algorithm in Python?"
 
 
@@ -32,90 +36,108 @@ def _step(title: str) -> None:
     print(f"\n==> {title}", file=sys.stderr, flush=True)
 
 
-def train_model(model_dir: Path, epochs: float) -> None:
-    """Train the tiny model unless a finished one is already there."""
-    if (model_dir / "souschef.json").is_file():
-        print(f"reusing the model in {model_dir} (delete it to train again)")
-        return
-    from training import TrainConfig, train
-
-    result = train(TrainConfig(from_scratch="tiny", out=str(model_dir), epochs=epochs))
-    print(f"trained {model_dir}: {result.steps} steps, validation loss "
-          f"{result.initial_val_loss:.2f} -> {result.val_loss:.2f}")
-
-
-def generate(model_dir: Path, max_total_tokens: int) -> None:
-    from generation import RecipeGenerator
+def answer_questions(generator: Any, max_total_tokens: int) -> None:
+    """Three recipes, printed as Markdown, each checked against the dish asked for."""
+    from evaluation.metrics.on_topic.on_topic import names_dish
     from postprocess import normalize, to_markdown
 
-    generator = RecipeGenerator.from_pretrained(model_dir)
-    window = generator.n_positions
-    longest = None
-    for question in QUESTIONS:
+    for question, dish in QUESTIONS:
         started = time.perf_counter()
-        result = generator.generate(question, mode="recipe", max_total_tokens=max_total_tokens)
+        result = generator.generate(question, max_total_tokens=max_total_tokens)
         seconds = time.perf_counter() - started
         if result.recipe is None:
-            raise SouschefError(f"no recipe for {question!r}")
-        context = len(result.state.prompt_ids) + result.tokens
-        past = "past" if context > window else "within"
-        print(f"{question!r}: {result.recipe.title!r}, {result.tokens} tokens in {result.calls} calls, "
-              f"{seconds:.1f} s; prompt + answer = {context} tokens, {past} the {window}-token window")
-        if longest is None or result.tokens > longest.tokens:
-            longest = result
-    assert longest is not None and longest.recipe is not None
-    _step(f"the longest one ({longest.tokens} tokens), validated and rendered as Markdown")
-    print(to_markdown(normalize(longest.recipe)))
+            print(f"\n{question!r} -> a reply, not a recipe: {result.reply}")
+            continue
+        verdict = "" if dish is None else (
+            f"; it is {dish}" if names_dish(result.recipe.title, dish) else f"; NOT {dish}: off topic")
+        score = "" if result.guard_score is None else f", guard score {result.guard_score:.2f}"
+        print(f"\n{question!r} -> {result.recipe.title!r}: {result.tokens} tokens in {result.calls} call(s), "
+              f"{seconds:.1f} s{score}{verdict}\n")
+        print(to_markdown(normalize(result.recipe)))
 
-    _step(f"3/4 an off-domain question: {OFF_DOMAIN!r}")
+
+def stop_and_resume(generator: Any, state_file: Path, max_total_tokens: int) -> None:
+    """One short call, the state saved as JSON, then a second call that finishes the answer."""
+    from generation import GenerationState
+    from recipe_schema import atomic_write
+
+    first = generator.generate(RESUMED, max_new_tokens_per_call=48, max_calls=1,
+                               max_total_tokens=max_total_tokens)
+    atomic_write(state_file, first.state.to_json())
+    print(f"{RESUMED!r}: call 1 stopped after {first.tokens} tokens (finished: {first.finished}); "
+          f"state saved to {state_file} ({state_file.stat().st_size:,} bytes)")
+    print(f"  so far: {first.text[:120]}...")
+    state = GenerationState.from_json(state_file.read_text(encoding="utf-8"))
+    done = generator.continue_(state)
+    print(f"call {done.calls}: resumed from the file and finished at {done.tokens} tokens; "
+          f"valid recipe {done.recipe.title!r}" if done.recipe else f"finished: {done.text}")
+
+
+def off_domain(generator: Any, max_total_tokens: int) -> None:
     result = generator.generate(OFF_DOMAIN, max_total_tokens=max_total_tokens)
-    score = result.guard_score
-    if score is not None:
-        print(f"the guard scores it {score:.2f} for cooking and routes it to a reply")
-    print(f"answer: {result.text}")
+    if result.guard_score is not None:
+        print(f"the guard scores it {result.guard_score:.2f} for cooking and routes it to a reply")
+    print(f"answer: {result.reply if result.reply is not None else result.text}")
 
 
-def evaluate(model_dir: Path, out: Path, limit: int, max_total_tokens: int) -> None:
+def fine_tune(out: Path, steps: int) -> None:
+    """A few LoRA steps on the shipped corpus: the loss printed, the adapter saved."""
+    from training import TrainConfig, train
+
+    result = train(TrainConfig(lora=True, out=str(out), max_steps=steps, batch_size=1, grad_accum=1,
+                               seq_len=512, eval_fraction=0, logging_steps=1))
+    size = (out / "adapter_model.safetensors").stat().st_size
+    print(f"fine-tuned {steps} LoRA steps of SmolLM2 on the shipped corpus: training loss "
+          f"{result.train_loss:.3f}; adapter in {out} ({size:,} bytes); "
+          f"use it with: souschef generate 'Pancakes?' --model {out}")
+
+
+def evaluate(generator: Any, out: Path, limit: int, max_total_tokens: int) -> None:
     from evaluation.report import write_report
     from evaluation.suite import SuiteConfig, run_suite
 
-    config = SuiteConfig(model=str(model_dir), limit=limit, max_total_tokens=max_total_tokens)
-    report, samples = run_suite(config)
+    config = SuiteConfig(model=None, limit=limit, max_total_tokens=max_total_tokens)
+    report, samples = run_suite(config, generator=generator)
     paths = write_report(out, report, samples)
     metrics = report["metrics"]
-    for key in ("rougeL", "steps_given_ingredients_rougeL", "contamination", "false_refusal", "validity",
-                "completion"):
+    for key in ("rougeL", "steps_given_ingredients_rougeL", "on_topic_heldout", "on_topic_dish",
+                "contamination", "false_refusal", "validity", "completion"):
         m = metrics[key]
-        interval = ""
-        if m["low"] is not None:
-            interval = f" (95% interval {m['low']:.3f}-{m['high']:.3f}, n={m['n']})"
-        print(f"{key:32} {m['value']:.3f}{interval}")
-    nearest = report["baselines"].get("nearest_title", {}).get("rougeL")
-    if nearest:
-        print(f"{'baseline: nearest recipe rougeL':32} {nearest['value']:.3f}")
+        interval = "" if m["low"] is None else f" (95% interval {m['low']:.3f}-{m['high']:.3f}, n={m['n']})"
+        value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
+        print(f"{key:32} {value}{interval}")
+    for key, d in report["differences"].items():
+        print(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f} (n={d['n']}: too few to conclude)")
     print(f"report: {paths['markdown']}")
     print(f"plots:  {paths['metrics_plot']}, {paths['contamination_plot']}")
 
 
 def run(args: argparse.Namespace) -> None:
-    model_dir = args.model or args.run_dir / "model"
-    if args.model:
-        _step(f"1/4 use the model in {model_dir}")
-    else:
-        _step(f"1/4 train a tiny model on the shipped corpus -> {model_dir}")
-        train_model(model_dir, args.epochs)
-    _step("2/4 generate three recipes, constrained to the schema, continued across calls")
-    generate(model_dir, args.max_total_tokens)
-    _step(f"4/4 evaluate on {args.limit} records of each shipped evaluation set")
-    evaluate(model_dir, args.run_dir / "report", args.limit, args.max_total_tokens)
+    from generation import RecipeGenerator
+
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    name = args.model or "the assistant souschef ships (SmolLM2-135M-Instruct + its LoRA adapter)"
+    _step(f"1/5 load {name} and answer three questions")
+    generator = RecipeGenerator.from_pretrained(args.model)
+    answer_questions(generator, args.max_total_tokens)
+    _step("2/5 stop a generation after one short call, save it, resume it in a second call")
+    stop_and_resume(generator, args.run_dir / "state.json", args.max_total_tokens)
+    _step(f"3/5 an off-domain question: {OFF_DOMAIN!r}")
+    off_domain(generator, args.max_total_tokens)
+    if args.steps:
+        _step(f"4/5 fine-tune: {args.steps} LoRA steps on the shipped corpus")
+        fine_tune(args.run_dir / "lora", args.steps)
+    _step(f"5/5 evaluate on {args.limit} records of each shipped evaluation set")
+    evaluate(generator, args.run_dir / "report", args.limit, args.max_total_tokens)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m souschef.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="where the model and report go")
-    parser.add_argument("--epochs", type=float, default=4.0, help="training epochs for the tiny model")
-    parser.add_argument("--limit", type=int, default=10, help="records of each evaluation set")
-    parser.add_argument("--model", type=Path, help="use this model directory instead of training one")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
+                        help="where the state, adapter and report go")
+    parser.add_argument("--model", help="use this model instead of the shipped assistant")
+    parser.add_argument("--steps", type=int, default=3, help="LoRA steps to fine-tune (0 skips the step)")
+    parser.add_argument("--limit", type=int, default=3, help="records of each evaluation set")
     parser.add_argument("--max-total-tokens", type=int, default=1024, help="token budget per answer")
     args = parser.parse_args(argv)
     started = time.perf_counter()

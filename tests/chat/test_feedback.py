@@ -252,7 +252,7 @@ def test_cli_stats_text(cli, db_with_feedback):
     (["feedback", "export", "--db", "{tmp}/f.db", "--out", "{tmp}/no-dir/o.jsonl"], 2, "directory does not"),
     (["feedback", "stats"], 2, "--db"),
     (["feedback"], 2, "ACTION"),
-    (["chat"], 2, "--model"),
+    (["chat", "--port", "70000"], 2, "must be from 1 to 65535"),  # checked before any model loads
     (["chat", "--model", "x", "--port", "0"], 2, "must be from 1 to 65535"),
     (["chat", "--model", "{tmp}/no-model", "--feedback-db", "{tmp}/no-dir/f.db"], 2, "directory does not"),
 ])

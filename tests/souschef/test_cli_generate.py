@@ -58,7 +58,7 @@ def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(c
     (["generate", "--resume", "{missing}", "--model", "{model}"], "no such file"),
     (["generate", PROMPT, "--model", "{model}", "--top-p", "0"], "top_p must be in (0, 1]"),
     (["generate", PROMPT, "--model", "{model}", "--max-total-tokens", "2", "--mode", "recipe"], "too small"),
-    (["generate", PROMPT], "required: --model"),
+    (["generate", PROMPT, "--model", "/nonexistent/model.gguf"], "no such file"),
 ])
 def test_bad_generate_requests_are_usage_errors(cli, tiny, tmp_path, args, message):
     path, _ = tiny

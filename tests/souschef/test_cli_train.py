@@ -12,8 +12,9 @@ def test_train_saves_a_model_that_generate_loads(cli, tmp_path):
     data = tmp_path / "mine.jsonl"
     data.write_text("\n".join(corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines()[:16]))
     out = tmp_path / "model"
+    # --eval-fraction 0: no validation split (it once died tokenizing the empty split)
     code, _, err = cli(["train", "--data", str(data), "--from-scratch", "tiny", "--out", str(out),
-                                "--max-steps", "2", "--seq-len", "128", "--batch-size", "2"])
+                        "--max-steps", "2", "--seq-len", "128", "--batch-size", "2", "--eval-fraction", "0"])
     assert code == 0, err
     assert f"saved {out} after 2 steps" in err
     assert json.loads((out / "souschef.json").read_text())
@@ -29,11 +30,13 @@ def test_train_saves_a_model_that_generate_loads(cli, tmp_path):
     (["train", "--out", "{out}", "--from-scratch", "huge"], 2, "invalid choice: 'huge'"),
     (["train", "--out", "{out}", "--data", "{missing}", "--from-scratch", "tiny"], 2, "no such file"),
     (["train", "--out", "{out}", "--data", "{bad}", "--from-scratch", "tiny"], 1, "bad.jsonl:1:"),
+    (["train", "--out", "{out}", "--merge"], 2, "merge: merges a LoRA adapter; it needs lora"),
+    (["train", "--out", "{out}", "--base", "{missing_gguf}", "--lora"], 2, "no such file"),
 ])
 def test_bad_train_requests(cli, tmp_path, args, code, message):
     (tmp_path / "bad.jsonl").write_text("not json\n")
     names = {"out": str(tmp_path / "m"), "missing": str(tmp_path / "missing.jsonl"),
-             "bad": str(tmp_path / "bad.jsonl")}
+             "bad": str(tmp_path / "bad.jsonl"), "missing_gguf": str(tmp_path / "model.gguf")}
     got, _, err = cli([a.format(**names) for a in args])
     assert got == code, err
     assert message in err
