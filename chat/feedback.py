@@ -40,6 +40,7 @@ from recipe_schema import (
     UsageError,
     atomic_write,
     parse_answer,
+    refuse_overwriting_inputs,
     to_compact_json,
 )
 
@@ -216,7 +217,8 @@ def export_feedback(db: str | Path, out: str | Path, rejected: str | Path | None
     Raises
     ------
     UsageError
-        ``out`` is not ``.jsonl``/``.ndjson`` (training reads files by extension), or both paths are one.
+        ``out`` is not ``.jsonl``/``.ndjson`` (training reads files by extension), an output is the database
+        (or its WAL), or both outputs are one file.
     InputFileError, DataError
         See ``FeedbackStore``.
     """
@@ -224,8 +226,9 @@ def export_feedback(db: str | Path, out: str | Path, rejected: str | Path | None
     if out.suffix.lower() not in (".jsonl", ".ndjson"):
         raise UsageError(f"{out}: the export must be a .jsonl file (souschef train --data goes by extension)")
     rejected_path = Path(rejected) if rejected else default_rejected_path(out)
-    if rejected_path.resolve() == out.resolve():
-        raise UsageError(f"{out}: liked and rejected answers need two different files")
+    # the database's WAL holds committed rows too: replacing it loses them
+    refuse_overwriting_inputs({"out": out, "rejected": rejected_path},
+                              {"db": [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]})
     store = FeedbackStore(db, create=False)
     summary = ExportSummary(str(out), str(rejected_path))
     liked_lines: list[str] = []

@@ -16,10 +16,12 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import InputFileError, atomic_write, read_bytes
+from recipe_schema import InputFileError, UsageError, atomic_write, read_bytes, refuse_overwriting_inputs
+from recipe_schema.files import PathArg
 
 from .suite import LABELS, REPORT_FORMAT, TIMING_METRICS
 
@@ -115,6 +117,55 @@ def _dumps(obj: Any, **kwargs: Any) -> str:
         raise ValueError(f"report is not plain JSON: {e}") from e
 
 
+def report_files(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Every file ``write_report`` writes into ``out_dir`` (and nothing else there is touched)."""
+    from .plots import PLOTS
+
+    out = Path(out_dir)
+    return [out / REPORT_JSON, out / SAMPLES_JSONL, out / REPORT_MD, *(out / name for name in PLOTS)]
+
+
+def check_report_dir(out_dir: str | os.PathLike[str],
+                     inputs: Mapping[str, PathArg | Iterable[PathArg] | None] | None = None) -> None:
+    """Refuse, before any work, a folder whose files a report must not replace.
+
+    The folder may be absent, hold none of the report's files, or be a report folder
+    souschef wrote (its ``report.json`` loads): then its report files are replaced and
+    nothing else in it is touched. A ``report.md`` (or any file of the report's names)
+    that is not beside a souschef ``report.json`` is someone else's and stays.
+
+    Parameters
+    ----------
+    out_dir
+        Where the report will go.
+    inputs
+        Name -> path(s) of what the evaluation reads (model, data sets): none may be a
+        file the report writes.
+
+    Raises
+    ------
+    UsageError
+        Naming the files that would be lost; nothing has been written.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"out: {out} exists and is not a directory")
+    files = report_files(out)
+    present = [p.name for p in files if p.exists() or p.is_symlink()]
+    if present and not _is_report(out / REPORT_JSON):
+        raise UsageError(f"out: {out} holds {', '.join(present)} that souschef did not write (no souschef "
+                         "report.json beside them); choose another directory")
+    refuse_overwriting_inputs({"out": files}, inputs or {})
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        load_report(path)
+    except InputFileError:
+        return False
+    return True
+
+
 def write_report(out_dir: str | os.PathLike[str], report: dict[str, Any],
                  samples: list[dict[str, Any]]) -> dict[str, Path]:
     """Write a report folder: ``report.json``, ``samples.jsonl``, ``report.md`` and the plots.
@@ -144,11 +195,15 @@ def write_report(out_dir: str | os.PathLike[str], report: dict[str, Any],
         nothing is written then.
     InputFileError
         When the folder cannot be created or written.
+    UsageError
+        When the folder holds files of the report's names that souschef did not write
+        (``check_report_dir``).
     """
     from .plots import CONTAMINATION_PNG, METRICS_PNG, plot_contamination_by_topic, plot_metrics
 
     if report.get("format") != FORMAT:
         raise ValueError(f"report format is {report.get('format')!r}, expected {FORMAT!r}")
+    check_report_dir(out_dir)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -399,6 +454,7 @@ __all__ = [
     "REPORT_JSON",
     "REPORT_MD",
     "SAMPLES_JSONL",
+    "check_report_dir",
     "format_interval",
     "format_number",
     "is_rouge",
@@ -407,6 +463,7 @@ __all__ = [
     "markdown_table",
     "ordered_keys",
     "render_markdown",
+    "report_files",
     "unit_label",
     "write_report",
 ]

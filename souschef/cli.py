@@ -95,7 +95,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------- render
 def cmd_render(args: argparse.Namespace) -> int:
     from postprocess import process, scale_recipe
+    from recipe_schema import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
     recipe = process(_read_text(args.file))
     if args.servings is not None:
         recipe = scale_recipe(recipe, args.servings)
@@ -155,10 +157,14 @@ DEFAULT_STATE_FILE = "souschef-state.json"
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from generation import GenerationState, RecipeGenerator
-    from recipe_schema import UnfinishedGenerationError, UsageError, atomic_write
+    from recipe_schema import UnfinishedGenerationError, UsageError, atomic_write, refuse_overwriting_inputs
 
     if (args.prompt is None) == (args.resume is None):
         raise UsageError("give a PROMPT, or --resume FILE to continue a saved generation")
+    # --save-state may be the --resume file (that is how a resumed run saves by default)
+    refuse_overwriting_inputs({"-o/--output": args.output, "--save-state": args.save_state},
+                              {"--model": args.model})
+    refuse_overwriting_inputs({"-o/--output": args.output}, {"--resume": args.resume})
     sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed",
                                               "max_total_tokens", "mode") if getattr(args, k) is not None}
     print(f"loading {args.model}", file=sys.stderr, flush=True)
@@ -247,9 +253,12 @@ def _gate(text: str) -> tuple[str, float]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from evaluation.report import write_report
+    from evaluation.report import check_report_dir, write_report
     from evaluation.suite import SuiteConfig, check_gates, run_suite
 
+    check_report_dir(args.out, {"--model": args.model, "--heldout": args.heldout,
+                                "--offdomain": args.offdomain, "--indomain": args.indomain,
+                                "--train": args.train})
     config = SuiteConfig(model=args.model, heldout=args.heldout, offdomain=args.offdomain,
                          indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
                          guard=args.guard, temperature=args.temperature,

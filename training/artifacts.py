@@ -18,11 +18,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError
+from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError, refuse_overwriting_inputs
 
 RECORD = "souschef.json"
 CARD = "README.md"
@@ -35,20 +36,67 @@ def checkpoint_dir(out: str | Path) -> Path:
     return out.with_name(out.name + ".checkpoints")
 
 
-def check_target(out: str | Path) -> None:
+# What a souschef model directory may hold, for one written before its record listed its
+# files: save_pretrained's files (transformers 4.x and 5.x) and ours.
+MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model-*.safetensors",
+               "model.safetensors.index.json", "pytorch_model*.bin", "pytorch_model.bin.index.json",
+               "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+               "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json", RECORD, CARD,
+               "guard.json")
+# What a run keeps beside its checkpoints (resume.RUN_FILE, resume.TOKENIZER_DIR) and transformers'.
+CHECKPOINT_FILES = ("run.json", "tokenizer", "checkpoint-*", ".run.json.*.tmp", ".tokenizer.*.tmp")
+
+
+def check_target(out: str | Path, inputs: dict[str, Any] | None = None) -> None:
     """Refuse, before any work, an output path that must not be replaced.
 
     ``OUT`` may be absent (its parents are created, as ``mkdir -p``), an empty directory
-    or a model of an earlier souschef run; anything else (a file, someone's directory) is
-    left alone with a ``UsageError``.
+    or a model of an earlier souschef run holding only the files that run wrote; anything
+    else (a file, someone's directory, a model with a file added by hand) is left alone
+    with a ``UsageError``. So is an ``OUT.checkpoints`` that holds what no run put there,
+    and an output that holds one of ``inputs`` (``--data runs/x/mine.jsonl --out runs/x``).
     """
     out = Path(out)
+    ckpt = checkpoint_dir(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"out: {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / RECORD).is_file():
-        raise UsageError(f"out: {out} is not empty and holds no souschef model; choose another directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / RECORD).is_file():
+            raise UsageError(f"out: {out} is not empty and holds no souschef model; choose another directory")
+        foreign = _foreign(out, _written_files(out))
+        if foreign:
+            raise UsageError(f"out: {out} holds {_some(foreign)} that souschef did not write, which "
+                             "replacing the model would delete; move them or choose another directory")
+    if ckpt.exists() and not ckpt.is_dir():
+        raise UsageError(f"out: {ckpt} (where checkpoints go) exists and is not a directory")
+    if ckpt.is_dir():
+        foreign = _foreign(ckpt, CHECKPOINT_FILES)
+        if foreign:
+            raise UsageError(f"out: {ckpt} (where checkpoints go) holds {_some(foreign)} that no souschef "
+                             "run put there; move them or choose another directory")
     if out.parent.exists() and not out.parent.is_dir():
         raise InputFileError(str(out), f"{out.parent} is not a directory")
+    refuse_overwriting_inputs({"out": out, "out's checkpoints": ckpt}, inputs or {})
+
+
+def _written_files(out: Path) -> tuple[str, ...]:
+    """The names the run that made ``out`` wrote there (its record lists them since it lists files)."""
+    try:
+        files = json.loads((out / RECORD).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if isinstance(files, list) and all(isinstance(f, str) for f in files):
+        return tuple(files)
+    return MODEL_FILES
+
+
+def _foreign(directory: Path, patterns: tuple[str, ...]) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if not any(fnmatch(p.name, pat) for pat in patterns))
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 @contextlib.contextmanager
@@ -119,7 +167,11 @@ def run_record(config: dict[str, Any], data: dict[str, Any], results: dict[str, 
 
 
 def write_record(directory: Path, record: dict[str, Any]) -> None:
-    """Write ``souschef.json``."""
+    """Write ``souschef.json``, listing every file of ``directory`` (itself included) under ``files``.
+
+    A later run over this directory deletes those files and no others (``check_target``).
+    """
+    record = {**record, "files": sorted({p.name for p in directory.iterdir()} | {RECORD})}
     (directory / RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

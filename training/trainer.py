@@ -99,7 +99,10 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
 
         require_peft()
     out = Path(config.out).expanduser()
-    check_target(out)
+    from .data import default_data_files
+
+    base = None if config.from_scratch else config.base  # a hub name resolves to no file here
+    check_target(out, {"data": config.data or default_data_files(), "base": base})
     report = load_examples(config.data, config.on_bad_record)
     if config.data and config.mix_offdomain and report.examples:  # the user's data must stand alone
         _mix_offdomain(report)
@@ -395,10 +398,10 @@ def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: di
     with staging_dir(out) as staged:
         model.save_pretrained(str(staged))
         tokenizer.save_pretrained(str(staged))
-        write_record(staged, record)
         if guard is not None:
             guard.save(staged / GUARD_FILE)
         (staged / "README.md").write_text(model_card(record), encoding="utf-8")
+        write_record(staged, record)  # last: it lists the files, which the next run may replace
         publish(staged, out)
     logger.info("saved %s", out)
 

@@ -186,7 +186,7 @@ def test_export_refuses_a_file_training_could_not_read(tmp_path):
     FeedbackStore(tmp_path / "f.db")
     with pytest.raises(UsageError, match=".jsonl"):
         export_feedback(tmp_path / "f.db", tmp_path / "liked.csv")
-    with pytest.raises(UsageError, match="two different files"):
+    with pytest.raises(UsageError, match="out and rejected are one file"):
         export_feedback(tmp_path / "f.db", tmp_path / "a.jsonl", tmp_path / "a.jsonl")
 
 

@@ -134,8 +134,14 @@ def test_an_earlier_model_is_replaced_but_a_foreign_directory_is_not(small_data,
     train(tiny_config(small_data, out, max_steps=2, save_steps=100))
     first = (out / "souschef.json").read_text(encoding="utf-8")
     train(tiny_config(small_data, out, max_steps=3, save_steps=100))
-    assert json.loads((out / "souschef.json").read_text(encoding="utf-8"))["results"]["steps"] == 3 != first
+    record = json.loads((out / "souschef.json").read_text(encoding="utf-8"))
+    assert record["results"]["steps"] == 3 != first
+    assert record["files"] == sorted(p.name for p in out.iterdir())  # what the next run may replace
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging leftovers
+    (out / "notes.txt").write_text("my notes on this model", encoding="utf-8")
+    with pytest.raises(UsageError, match="holds notes.txt that souschef did not write"):
+        train(tiny_config(small_data, out, max_steps=2, save_steps=100))
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes on this model"
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
