@@ -10,6 +10,7 @@ mix. While training, checkpoints live in ``OUT.checkpoints`` beside it.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import platform
@@ -108,6 +109,25 @@ def staging_dir(out: str | Path) -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clear_staging(out: str | Path) -> None:
+    """Tidy what a run killed while publishing left beside ``OUT``.
+
+    A staging directory (``.OUT.*.tmp``) is deleted. An earlier model moved aside
+    (``.OUT.*.old/model``) goes back to ``OUT`` when the kill came before the new model
+    took its place, and is deleted otherwise.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        return
+    for leftover in sorted(out.parent.glob(f".{glob.escape(out.name)}.*.old")):
+        if not out.exists() and (leftover / "model").is_dir():
+            os.replace(leftover / "model", out)
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def publish(staged: Path, out: str | Path) -> None:

@@ -9,11 +9,12 @@ checkpoints in ``OUT.checkpoints`` and, only when CUDA is present, bf16, TF32,
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import os
 import shutil
 import statistics
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import InputFileError, UsageError, format_prompt
+from recipe_schema import UsageError, format_prompt
 
 from .artifacts import (
     check_target,
     checkpoint_dir,
+    clear_staging,
     model_card,
     publish,
     run_record,
@@ -36,7 +38,7 @@ from .artifacts import (
 from .config import TrainConfig
 from .data import DataError, Example, LoadReport, load_examples, split_examples
 from .guard import GUARD_FILE
-from .resume import RUN_FILE, TOKENIZER_DIR, find_checkpoint, run_identity
+from .resume import TOKENIZER_DIR, find_checkpoint, prepare_checkpoints, run_identity
 
 logger = logging.getLogger("souschef.training")
 
@@ -127,13 +129,9 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
     last = find_checkpoint(config, ckpt, identity)
     try:
         with state.main_process_first():
-            if state.is_main_process and last is None:
-                shutil.rmtree(ckpt, ignore_errors=True)  # leftovers of a run that never checkpointed
-                try:
-                    ckpt.mkdir(parents=True)
-                except OSError as e:
-                    raise InputFileError(str(ckpt), e.strerror or str(e)) from None
-                (ckpt / RUN_FILE).write_text(json.dumps(identity, indent=2), encoding="utf-8")
+            if state.is_main_process:
+                clear_staging(out)  # what a run killed while publishing left beside OUT
+                prepare_checkpoints(ckpt, identity, last)
             model, tokenizer = _build_model(
                 config, train_examples, ckpt / TOKENIZER_DIR, state.is_main_process
             )
@@ -207,7 +205,7 @@ def _train_and_save(
 
     from transformers import PrinterCallback, ProgressCallback, Trainer
 
-    from .callbacks import StderrProgress, StepTimer
+    from .callbacks import NothingLeftToTrain, StderrProgress, StepTimer, StopAtLastStep
 
     timer = StepTimer()
     # Trainer sets model.config.use_cache = args.use_cache (False). That matters: with a
@@ -219,7 +217,7 @@ def _train_and_save(
         eval_dataset=val_rows or None,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[StderrProgress(), timer, *(callbacks or [])],
+        callbacks=[StderrProgress(), timer, StopAtLastStep(), *(callbacks or [])],
     )
     trainer.remove_callback(ProgressCallback)  # writes its logs to stdout
     trainer.remove_callback(PrinterCallback)
@@ -234,7 +232,10 @@ def _train_and_save(
         "CUDA" if cuda else "CPU",
     )
     with expected_warnings():
-        trainer.train(resume_from_checkpoint=str(last) if last else None)
+        try:
+            trainer.train(resume_from_checkpoint=str(last) if last else None)
+        except NothingLeftToTrain:  # resumed from the last step's checkpoint, now loaded: done
+            trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
         val_loss = _final_eval(trainer) if val_rows else None
 
     history = trainer.state.log_history
@@ -382,8 +383,11 @@ def _build_model(
         model, tokenizer = from_scratch(config.from_scratch, texts, tokenizer=tokenizer, seed=config.seed)
     else:
         model, tokenizer = load_base(config.base, tokenizer=tokenizer)
-    if main and not tokenizer_dir.is_dir():
-        tokenizer.save_pretrained(str(tokenizer_dir))
+    if main and not tokenizer_dir.is_dir():  # whole or not at all: a resume loads it
+        staged = Path(tempfile.mkdtemp(prefix=f".{tokenizer_dir.name}.", suffix=".tmp",
+                                       dir=tokenizer_dir.parent))
+        tokenizer.save_pretrained(str(staged))
+        os.replace(staged, tokenizer_dir)
     if config.lora:
         model = apply_lora(model)
     return model, tokenizer
