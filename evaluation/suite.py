@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from recipe_schema import DataError, InputFileError, Recipe, UsageError, to_compact_json
+from recipe_schema.limits import SETTINGS
 
 REPORT_FORMAT = "souschef-report/1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -91,8 +92,7 @@ class SuiteConfig:
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"limit must be at least 1, not {self.limit}")
-        if self.temperature < 0:
-            raise UsageError(f"temperature must be >= 0, not {self.temperature}")
+        SETTINGS["temperature"].check("temperature", self.temperature)  # the range generate's flag has
         if self.max_total_tokens < 16 or self.max_new_tokens_per_call < 1:
             raise UsageError("max_total_tokens must be at least 16 and max_new_tokens_per_call at least 1")
         if self.bootstrap < 0:

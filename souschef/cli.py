@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from typing import Any
@@ -167,11 +168,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs({"-o/--output": args.output}, {"--resume": args.resume})
     sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed",
                                               "max_total_tokens", "mode") if getattr(args, k) is not None}
+    if args.resume:  # what a started generation fixed cannot change: refused, not ignored
+        for flag, given in (("--mode", args.mode is not None), ("--no-guard", not args.guard)):
+            if given:
+                raise UsageError(f"{flag} cannot apply on --resume: the saved generation's mode was chosen "
+                                 "when it started")
+        state = GenerationState.from_json(_read_text(args.resume))
     print(f"loading {args.model}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
     if args.resume:
-        state = GenerationState.from_json(_read_text(args.resume))
-        state = generator.with_settings(state, **{k: v for k, v in sampling.items() if k != "mode"})
+        changes = {k: v for k, v in sampling.items() if getattr(state.settings, k) != v}
+        saved, state = state.settings, generator.with_settings(state, **changes)
+        generator.check(state)  # refused before anything is said about it
+        for name, value in changes.items():
+            print(f"{PROG}: resume: {name} changes from {getattr(saved, name)} to {value} for the "
+                  "rest of this generation", file=sys.stderr)
         save_to = args.save_state or args.resume
     else:
         state = generator.start(args.prompt, **sampling)
@@ -247,9 +258,12 @@ def _gate(text: str) -> tuple[str, float]:
     if name not in LABELS:
         raise argparse.ArgumentTypeError(f"unknown metric {name!r}; choose from {', '.join(LABELS)}")
     try:
-        return name, float(value)
+        threshold = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not math.isfinite(threshold):  # every comparison with nan is false: such a gate never fails
+        raise argparse.ArgumentTypeError(f"not a finite number: {value!r}")
+    return name, threshold
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -295,6 +309,26 @@ def cmd_report_compare(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------- parser
+def _setting(name: str) -> Any:
+    """The argparse type of one setting: its range in ``recipe_schema.limits.SETTINGS``, the one
+    that ``generation.Settings`` holds a saved state to."""
+    from recipe_schema.limits import SETTINGS
+
+    def parse(text: str) -> Any:
+        try:
+            return SETTINGS[name].parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
+
+
+def _range(name: str) -> str:
+    from recipe_schema.limits import SETTINGS
+
+    return str(SETTINGS[name])
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -404,19 +438,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recipe or reply; default any: the domain guard chooses (the model, with --no-guard)")
     p.add_argument("--no-guard", dest="guard", action="store_false",
                    help="no domain guard: in mode any the model itself chooses recipe or reply")
-    p.add_argument("--max-new-tokens-per-call", type=_positive_int, default=256, metavar="N",
-                   help="tokens per call (default 256)")
-    p.add_argument("--max-total-tokens", type=_positive_int, metavar="N",
-                   help="the answer closes within N tokens (default 2048)")
-    p.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop after N calls, resumable")
-    p.add_argument("--temperature", type=float, metavar="T", help="0 is greedy (default)")
-    p.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling (default 1.0)")
-    p.add_argument("--top-k", type=int, metavar="K", help="sample among the K best (default 0: all)")
-    p.add_argument("--repetition-penalty", type=float, metavar="R",
-                   help="divide the scores of tokens already in the context by R (default 1.2; 1 is off)")
-    p.add_argument("--seed", type=int, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--max-new-tokens-per-call", type=_setting("max_new_tokens_per_call"), default=256,
+                   metavar="N", help=f"tokens per call (default 256; {_range('max_new_tokens_per_call')})")
+    p.add_argument("--max-total-tokens", type=_setting("max_total_tokens"), metavar="N",
+                   help=f"the answer closes within N tokens (default 2048; {_range('max_total_tokens')})")
+    p.add_argument("--max-calls", type=_setting("max_calls"), metavar="N",
+                   help="stop after N calls, resumable")
+    p.add_argument("--temperature", type=_setting("temperature"), metavar="T",
+                   help=f"0 is greedy (default); {_range('temperature')}")
+    p.add_argument("--top-p", type=_setting("top_p"), metavar="P",
+                   help=f"nucleus sampling (default 1.0; {_range('top_p')})")
+    p.add_argument("--top-k", type=_setting("top_k"), metavar="K",
+                   help="sample among the K best (default 0: all)")
+    p.add_argument("--repetition-penalty", type=_setting("repetition_penalty"), metavar="R",
+                   help="divide the scores of tokens already in the context by R (default 1.2; 1 is off; "
+                        f"{_range('repetition_penalty')})")
+    p.add_argument("--seed", type=_setting("seed"), metavar="S", help="sampling seed (default 0)")
     p.add_argument("--save-state", metavar="FILE", help="rewrite the resumable state here after every call")
-    p.add_argument("--resume", metavar="FILE", help="continue the generation saved in FILE")
+    p.add_argument("--resume", metavar="FILE",
+                   help="continue the generation saved in FILE; --mode and --no-guard cannot apply, a "
+                        "sampling or budget flag changes that setting from here on (said on stderr)")
     p.add_argument("-o", "--output", metavar="OUT", help="write the answer here (atomically)")
     p.set_defaults(func=cmd_generate)
 
@@ -467,9 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", nargs="+", metavar="PATH",
                    help="recipes the nearest-recipe baselines retrieve from (default: shipped training set)")
     p.add_argument("--limit", type=_positive_int, metavar="N", help="at most N records of each set")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling and bootstrap seed (default 0)")
-    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy (default)")
-    p.add_argument("--max-total-tokens", type=_positive_int, default=1024, metavar="N",
+    p.add_argument("--seed", type=_setting("seed"), default=0, metavar="S",
+                   help="sampling and bootstrap seed (default 0)")
+    p.add_argument("--temperature", type=_setting("temperature"), default=0.0, metavar="T",
+                   help=f"0 is greedy (default); {_range('temperature')}")
+    p.add_argument("--max-total-tokens", type=_setting("max_total_tokens"), default=1024, metavar="N",
                    help="token budget per answer (default 1024)")
     p.add_argument("--no-guard", dest="guard", action="store_false", help="turn the domain guard off")
     p.add_argument("--fail-under", type=_gate, action="append", default=[], metavar="NAME=VALUE",

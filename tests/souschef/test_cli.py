@@ -56,6 +56,10 @@ CASES = [
     (["parse-ingredient", "1 1/2 cups flour", "--json"], b"", 0, '"quantity": 1.5', ""),
     (["schema"], b"", 0, '"$schema": "https://json-schema.org/draft/2020-12/schema"', ""),
     ([], b"", 2, "", "the following arguments are required: COMMAND"),
+    (["evaluate", "--model", "m", "--out", "r", "--fail-over", "contamination=nan"], b"", 2, "",
+     "argument --fail-over: not a finite number: 'nan'"),
+    (["evaluate", "--model", "m", "--out", "r", "--temperature", "nan"], b"", 2, "",
+     "argument --temperature: must be a number from 0 to 2, not nan"),
     (["cook"], b"", 2, "", "invalid choice: 'cook'"),
 ]
 
