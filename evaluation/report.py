@@ -263,7 +263,34 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputFileError(str(p), f"report format {fmt} is not supported (this souschef reads {FORMAT})")
     if not isinstance(report.get("metrics"), dict):
         raise InputFileError(str(p), "not a souschef report (no \"metrics\" object)")
+    for key, entry in report["metrics"].items():  # what compare and the Markdown compute with
+        problem = _entry_problem(entry)
+        if problem:
+            raise InputFileError(str(p), f"not a souschef report (metrics.{key}{problem})")
     return report
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """What makes a metric entry unusable (``.value is "high", not a number``), or ``None``."""
+    if not isinstance(entry, dict):
+        return f" is {_shown(entry)}, not an object"
+    for name in ("value", "low", "high"):
+        value = entry.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and math.isfinite(value)):
+            return f".{name} is {_shown(value)}, not a number"
+    n = entry.get("n")
+    if n is not None and not (isinstance(n, int) and not isinstance(n, bool)):
+        return f".n is {_shown(n)}, not a whole number"
+    for name in ("unit", "label"):
+        if entry.get(name) is not None and not isinstance(entry[name], str):
+            return f".{name} is {_shown(entry[name])}, not text"
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # -- Markdown -----------------------------------------------------------------------------
