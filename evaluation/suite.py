@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
 import subprocess
 import sys
@@ -37,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from recipe_schema import DataError, InputFileError, Recipe, UsageError, to_compact_json
-from recipe_schema.limits import SETTINGS
+from recipe_schema.limits import MAX_PROMPT_CHARS, SETTINGS, too_long
+
+logger = logging.getLogger("souschef.evaluation")
 
 REPORT_FORMAT = "souschef-report/1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -117,10 +120,16 @@ def _sha256(path: str) -> str:
 
 
 def _load_recipes(paths: list[str]) -> list[Recipe]:
-    """Recipes from any file the training loaders read (recipe objects or exchanges)."""
+    """Recipes from any file the training loaders read (recipe objects or exchanges).
+
+    A record that is not a usable recipe is left out and named on the ``souschef.evaluation``
+    logger as ``FILE:LINE: why`` (the CLI prints it on stderr), never dropped in silence.
+    """
     from training.data import load_examples
 
     report = load_examples(paths, on_bad_record="skip")
+    for bad in report.bad_records:
+        logger.warning("skipped %s", bad)
     recipes, seen = [], set()
     for example in report.examples:
         if isinstance(example.answer, Recipe):
@@ -146,6 +155,8 @@ def _load_prompts(path: str, default_topic: str) -> list[dict[str, str]]:
             prompt = record["prompt"]
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError("prompt must be a non-empty string")
+            if len(prompt) > MAX_PROMPT_CHARS:  # refused here, not halfway through the run
+                raise ValueError(f"prompt is {too_long(len(prompt), MAX_PROMPT_CHARS)}")
         except (ValueError, KeyError, TypeError) as e:
             reason = f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
             raise DataError(f"{path}:{number}: {reason}") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import logging
 import os
 import platform
 import shutil
@@ -26,8 +27,11 @@ from typing import Any
 
 from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError, refuse_overwriting_inputs
 
+logger = logging.getLogger("souschef.training")
+
 RECORD = "souschef.json"
 CARD = "README.md"
+GUARD = "guard.json"  # generation.guard.GUARD_FILE, named here without importing torch with it
 LIBRARIES = ("souschef", "torch", "transformers", "tokenizers", "accelerate", "peft", "pydantic")
 
 
@@ -43,7 +47,7 @@ MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "mo
                "model.safetensors.index.json", "pytorch_model*.bin", "pytorch_model.bin.index.json",
                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
                "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json", RECORD, CARD,
-               "guard.json")
+               GUARD)
 # What a run keeps beside its checkpoints (resume.RUN_FILE, resume.TOKENIZER_DIR) and transformers'.
 CHECKPOINT_FILES = ("run.json", "tokenizer", "checkpoint-*", ".run.json.*.tmp", ".tokenizer.*.tmp")
 
@@ -140,6 +144,35 @@ def publish(staged: Path, out: str | Path) -> None:
     os.replace(staged, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model_dir(model: Any, tokenizer: Any, out: Path, record: dict[str, Any], guard: Any = None,
+                   lora: bool = False) -> None:
+    """Write the final model directory (with its domain guard) into a staging directory, then publish it.
+
+    Parameters
+    ----------
+    model, tokenizer
+        What training made (a LoRA model is merged first: it then loads without peft).
+    out
+        ``OUT``; an earlier model there is replaced whole, atomically.
+    record
+        ``souschef.json``'s contents (``run_record``), which the model card also shows.
+    guard
+        A ``generation.guard.DomainGuard`` saved as ``guard.json``.
+    """
+    if lora:
+        model = model.merge_and_unload()  # a plain model: loads without peft
+    model.config.use_cache = True
+    with staging_dir(out) as staged:
+        model.save_pretrained(str(staged))
+        tokenizer.save_pretrained(str(staged))
+        if guard is not None:
+            guard.save(staged / GUARD)
+        (staged / CARD).write_text(model_card(record), encoding="utf-8")
+        write_record(staged, record)  # last: it lists the files, which the next run may replace
+        publish(staged, out)
+    logger.info("saved %s", out)
 
 
 def library_versions() -> dict[str, str | None]:

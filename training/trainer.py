@@ -23,21 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import UsageError, format_prompt
+from recipe_schema import Recipe, UsageError, format_prompt
 
-from .artifacts import (
-    check_target,
-    checkpoint_dir,
-    clear_staging,
-    model_card,
-    publish,
-    run_record,
-    staging_dir,
-    write_record,
-)
+from .artifacts import check_target, checkpoint_dir, clear_staging, run_record, save_model_dir
 from .config import TrainConfig
-from .data import DataError, Example, LoadReport, load_examples, split_examples
-from .guard import GUARD_FILE
+from .data import DataError, Example, LoadReport, load_examples, mix_offdomain, split_examples
 from .resume import TOKENIZER_DIR, find_checkpoint, prepare_checkpoints, run_identity
 
 logger = logging.getLogger("souschef.training")
@@ -107,7 +97,7 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
     check_target(out, {"data": config.data or default_data_files(), "base": base})
     report = load_examples(config.data, config.on_bad_record)
     if config.data and config.mix_offdomain and report.examples:  # the user's data must stand alone
-        _mix_offdomain(report)
+        mix_offdomain(report)
     for bad in report.bad_records:
         logger.warning("skipped %s", bad)
     for note in report.notes:
@@ -117,6 +107,9 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         raise DataError(
             "no usable training examples in " + ", ".join(f.path for f in report.files), report.bad_records
         )
+    if not any(isinstance(e.answer, Recipe) for e in train_examples):
+        logger.warning("training on 0 recipes (all %d training examples are replies): the model will not "
+                       "learn to write a recipe", len(train_examples))
 
     import torch
     from accelerate import PartialState
@@ -143,21 +136,6 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         if state.is_main_process and ckpt.is_dir() and not any(ckpt.glob("checkpoint-*")):
             shutil.rmtree(ckpt, ignore_errors=True)
         raise
-
-
-def _mix_offdomain(report: LoadReport) -> None:
-    """Add the shipped off-domain exchanges (reply answers) to a user's own data."""
-    from recipe_schema import Reply
-
-    from .data import default_data_files
-
-    seen = {(e.prompt, e.answer_text) for e in report.examples}
-    shipped = load_examples(default_data_files()[1:])  # the exchanges file
-    extra = [e for e in shipped.examples
-             if isinstance(e.answer, Reply) and (e.prompt, e.answer_text) not in seen]
-    report.examples.extend(extra)
-    report.files.extend(shipped.files)
-    logger.info("added %d shipped off-domain exchanges (--no-mix-offdomain leaves them out)", len(extra))
 
 
 def _train_and_save(
@@ -277,7 +255,8 @@ def _train_and_save(
         logger.info("domain guard: threshold %.3f, %d features (%.0f s)", guard.threshold,
                     len(guard.features), time.perf_counter() - started)
         results["guard"] = guard_summary(guard)
-        _save(trainer.model, tokenizer, config, out, run_record(resolved, data, results), guard)
+        save_model_dir(trainer.model, tokenizer, out, run_record(resolved, data, results), guard,
+                       lora=config.lora)
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(
@@ -391,23 +370,6 @@ def _build_model(
     if config.lora:
         model = apply_lora(model)
     return model, tokenizer
-
-
-def _save(model: Any, tokenizer: Any, config: TrainConfig, out: Path, record: dict[str, Any],
-          guard: Any = None) -> None:
-    """Write the final model directory (with its domain guard) into a staging directory, then publish it."""
-    if config.lora:
-        model = model.merge_and_unload()  # a plain model: loads without peft
-    model.config.use_cache = True
-    with staging_dir(out) as staged:
-        model.save_pretrained(str(staged))
-        tokenizer.save_pretrained(str(staged))
-        if guard is not None:
-            guard.save(staged / GUARD_FILE)
-        (staged / "README.md").write_text(model_card(record), encoding="utf-8")
-        write_record(staged, record)  # last: it lists the files, which the next run may replace
-        publish(staged, out)
-    logger.info("saved %s", out)
 
 
 def _bf16_supported() -> bool:

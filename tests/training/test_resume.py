@@ -66,3 +66,23 @@ def test_checkpoints_are_listed_newest_first_by_step_not_by_name(tmp_path):
         (tmp_path / f"checkpoint-{step}").mkdir()
     (tmp_path / "checkpoint-final").mkdir()  # not one of transformers'
     assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-12", "checkpoint-8", "checkpoint-4"]
+
+
+def test_the_model_directory_names_the_guard_file_as_generation_loads_it():
+    from generation.guard import GUARD_FILE
+    from training.artifacts import GUARD
+
+    assert GUARD == GUARD_FILE
+
+
+def test_a_kill_while_publishing_leaves_nothing_behind_and_no_model_lost(tmp_path):
+    from training.artifacts import clear_staging
+
+    out = tmp_path / "model"
+    (tmp_path / ".model.ab12.tmp").mkdir()  # the new model, half written
+    (tmp_path / ".model.cd34.old" / "model").mkdir(parents=True)  # the earlier one, moved aside
+    (tmp_path / ".model.cd34.old" / "model" / "souschef.json").write_text("{}")
+    (tmp_path / ".other.ef56.tmp").mkdir()  # another output's: not ours to touch
+    clear_staging(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.ef56.tmp", "model"]
+    assert (out / "souschef.json").read_text() == "{}"  # killed between the two renames: restored

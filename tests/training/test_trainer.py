@@ -271,14 +271,13 @@ def test_a_users_own_data_is_mixed_with_the_shipped_off_domain_replies(tmp_path)
     import json
 
     from recipe_schema import Recipe, Reply
-    from training.data import load_examples
-    from training.trainer import _mix_offdomain
+    from training.data import load_examples, mix_offdomain
 
     mine = tmp_path / "mine.jsonl"
     toast = {"title": "Toast", "ingredients": ["1 slice bread"], "steps": ["Toast it."]}
     mine.write_text(json.dumps(toast) + "\n", encoding="utf-8")
     report = load_examples([str(mine)])
-    _mix_offdomain(report)
+    mix_offdomain(report)
     kinds = [type(e.answer) for e in report.examples]
     assert kinds[0] is Recipe and kinds.count(Recipe) == 1  # no shipped recipes join the user's
     assert kinds.count(Reply) == 206 and len(report.files) == 2
