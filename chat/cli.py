@@ -29,18 +29,22 @@ def _port(text: str) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from generation import RecipeGenerator
 
-    from .app import import_gradio, serve
+    from .app import check_address, import_gradio, serve
     from .feedback import FeedbackStore
     from .service import ChatService
 
-    import_gradio()  # a missing extra fails before the model loads
+    import_gradio()  # a missing extra, a taken port or a corrupt database fail before the model loads
+    check_address(args.host, args.port)
     store = FeedbackStore(args.feedback_db)
     print(f"loading {args.model}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model)
     service = ChatService(generator, store, max_total_tokens=args.max_total_tokens, mode=args.mode)
-    print(f"souschef chat on http://{args.host}:{args.port} (feedback: {args.feedback_db}); "
-          "Ctrl-C stops it", file=sys.stderr, flush=True)
-    serve(service, args.host, args.port)
+
+    def ready() -> None:
+        print(f"souschef chat on http://{args.host}:{args.port} (feedback: {args.feedback_db}); "
+              "Ctrl-C stops it", file=sys.stderr, flush=True)
+
+    serve(service, args.host, args.port, on_ready=ready)
     return 0
 
 
