@@ -54,14 +54,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- validate
 def _validate_file(path: str) -> dict[str, Any]:
-    from postprocess import loads_strict, schema_errors
+    from postprocess import answer_errors, loads_strict
 
+    kind = "recipe"
     try:
-        errors, omitted = schema_errors(loads_strict(_read_text(path)))
+        data = loads_strict(_read_text(path))
+        kind = "reply" if isinstance(data, dict) and "reply" in data else "recipe"
+        errors, omitted = answer_errors(data)  # every finished `generate --format json` validates
     except InvalidRecipeError as e:
         errors, omitted = e.errors, e.omitted
     return {
         "file": path,
+        "kind": kind,
         "valid": not errors,
         "errors": [{"pointer": err.pointer, "message": err.message} for err in errors],
         "omitted": omitted,
@@ -81,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.json:
             continue
         if result["valid"]:
-            _emit(f"{path}: valid")
+            _emit(f"{path}: valid" + (" (a reply)" if result["kind"] == "reply" else ""))
         for err in result["errors"]:
             _emit(f"{path}: {err['pointer']}: {err['message']}")
         if result["omitted"]:
@@ -95,14 +99,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------- render
 def cmd_render(args: argparse.Namespace) -> int:
-    from postprocess import process, scale_recipe
-    from recipe_schema import refuse_overwriting_inputs
+    from postprocess import process_answer, scale_recipe
+    from recipe_schema import Recipe, ScalingError, refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
-    recipe = process(_read_text(args.file))
+    answer = process_answer(_read_text(args.file))  # a recipe, or a generated {"reply": ...}
     if args.servings is not None:
-        recipe = scale_recipe(recipe, args.servings)
-    _write_output(_render_answer(recipe, args.format), args.output)
+        if not isinstance(answer, Recipe):
+            raise ScalingError("a reply has no servings to scale")
+        answer = scale_recipe(answer, args.servings)
+    _write_output(_render_answer(answer, args.format), args.output)
     return 0
 
 
@@ -366,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check recipe JSON files against the schema",
         description=(
             "Check recipe JSON files against the schema and list every error with its JSON\n"
-            "pointer. Exit 0 when all are valid, 1 when any is invalid, 2 when any cannot be read."
+            "pointer. A generated answer that is a reply ({\"reply\": ...}) is checked as a reply.\n"
+            "Exit 0 when all are valid, 1 when any is invalid, 2 when any cannot be read."
         ),
         epilog=(
             "examples:\n  souschef validate pancakes.json\n"
@@ -383,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate, normalize and render a recipe",
         description=(
             "Validate, normalize and render a recipe. FILE may be a JSON document or model\n"
-            "output that wraps it in prose or code fences."
+            "output that wraps it in prose or code fences; a generated {\"reply\": ...} renders\n"
+            "as its text (markdown) or as itself (json, jsonld)."
         ),
         epilog=(
             "examples:\n  souschef render pancakes.json\n"

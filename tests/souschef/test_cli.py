@@ -52,6 +52,12 @@ CASES = [
     (["render", "{valid}", "--format", "pdf"], b"", 2, "", "invalid choice: 'pdf'"),
     (["render", "{missing}"], b"", 2, "", "no such file"),
     (["render", "-"], json.dumps(VALID).encode(), 0, "1. Toast the bread.", ""),
+    (["validate", "{reply}"], b"", 0, "{reply}: valid (a reply)", ""),  # what generate --format json wrote
+    (["validate", "-"], b'{"reply": ""}', 1, "-: /reply: String should have at least 1 character", ""),
+    (["validate", "-"], b'{"reply": "ok", "title": "x"}', 1, "-: /title: Extra inputs are not permitted", ""),
+    (["render", "{reply}"], b"", 0, "I only cook.\n", ""),
+    (["render", "{reply}", "--format", "json"], b"", 0, '"reply": "I only cook."', ""),
+    (["render", "{reply}", "--servings", "2"], b"", 1, "", "a reply has no servings to scale"),
     (["parse-ingredient", "2-3 cloves garlic, minced"], b"", 0, "clove  garlic  minced", ""),
     (["parse-ingredient", "1 1/2 cups flour", "--json"], b"", 0, '"quantity": 1.5', ""),
     (["schema"], b"", 0, '"$schema": "https://json-schema.org/draft/2020-12/schema"', ""),
@@ -72,6 +78,7 @@ def test_cli(cli, files, tmp_path, args, stdin, code, out, err):
         "wrapped": files("wrapped.txt", f"Sure!\n```json\n{json.dumps(VALID)}\n```\nEnjoy."),
         "unserved": files("unserved.json", {k: v for k, v in VALID.items() if k != "servings"}),
         "missing": str(tmp_path / "missing.json"),
+        "reply": files("reply.json", {"reply": "I only cook."}),
     }
     args = [a.format(**names) for a in args]
     got_code, got_out, got_err = cli(args, stdin)
@@ -121,7 +128,8 @@ def test_validate_json_output_is_one_array(cli, files):
     code, out, _ = cli(["validate", valid, invalid, "--json"])
     assert code == 1
     results = json.loads(out)
-    assert [(r["file"], r["valid"]) for r in results] == [(valid, True), (invalid, False)]
+    assert [(r["file"], r["valid"], r["kind"]) for r in results] == [(valid, True, "recipe"),
+                                                                     (invalid, False, "recipe")]
     assert {"pointer": "/title", "message": "'' should be non-empty"} in results[1]["errors"]
 
 

@@ -32,6 +32,17 @@ def test_a_reply_prints_exactly_the_reply_object(cli, tiny):
     assert md == json.loads(out)["reply"] + "\n"  # Markdown shows the reply's text
 
 
+@pytest.mark.parametrize("mode", ["recipe", "reply"])
+def test_every_finished_json_output_validates(cli, tiny, tmp_path, mode):
+    path, _ = tiny
+    answer = tmp_path / "answer.json"
+    code, _, err = cli(["generate", PROMPT, "--model", str(path), "--mode", mode, "--format", "json",
+                        "--max-total-tokens", "80", "-o", str(answer)])
+    assert code == 0, err
+    code, out, _ = cli(["validate", str(answer)])
+    assert code == 0 and out.startswith(f"{answer}: valid")
+
+
 def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(cli, tiny, tmp_path):
     path, _ = tiny
     state = tmp_path / "state.json"
