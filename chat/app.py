@@ -99,14 +99,15 @@ def build_app(service: ChatService) -> Any:
 
     def rate(turn: int, rating: str, comment: str = "", request: gr.Request | None = None) -> dict:
         """Rate an answer of this chat: like, dislike or cleared; turn 0 is the first, -1 the latest."""
+        sent: Any = turn  # the hints say what a client should send, not what it may
         try:
-            if isinstance(turn, float) and turn.is_integer():  # JSON clients may send 1.0
-                turn = int(turn)
-            if not isinstance(turn, int) or isinstance(turn, bool):
-                raise UsageError(f"turn must be a whole number, not {str(turn)[:40]!r}")
+            if isinstance(sent, float) and sent.is_integer():  # JSON clients may send 1.0
+                sent = int(sent)
+            if not isinstance(sent, int) or isinstance(sent, bool):
+                raise UsageError(f"turn must be a whole number, not {str(sent)[:40]!r}")
             if not isinstance(rating, str) or not isinstance(comment, (str, type(None))):
                 raise UsageError("rating and comment must be text")
-            return service.rate(session_of(request), turn, rating, comment)
+            return service.rate(session_of(request), sent, rating, comment)
         except SouschefError as e:
             raise gr.Error(str(e), print_exception=False) from None
 

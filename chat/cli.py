@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from souschef.cli import _setting  # one range per setting, the one a saved state is held to
+from souschef.flags import setting  # one range per setting, the one a saved state is held to
 
 DEFAULT_DB = "souschef-feedback.db"
 
@@ -103,7 +103,7 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
     p.add_argument("--port", type=_port, default=7860, help="port (default 7860)")
     p.add_argument("--feedback-db", default=DEFAULT_DB, metavar="PATH",
                    help=f"SQLite file for ratings, created if missing (default {DEFAULT_DB})")
-    p.add_argument("--max-total-tokens", type=_setting("max_total_tokens"), metavar="N",
+    p.add_argument("--max-total-tokens", type=setting("max_total_tokens"), metavar="N",
                    help="each answer closes within N tokens (default 2048)")
     p.add_argument("--mode", choices=["any", "recipe", "reply"],
                    help="force one kind of answer (default: the model and its domain guard decide)")

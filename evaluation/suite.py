@@ -24,9 +24,7 @@ and plots. With a fixed seed two runs differ only in their timings
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import platform
 import subprocess
 import sys
@@ -37,10 +35,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import DataError, InputFileError, Recipe, UsageError, to_compact_json
-from recipe_schema.limits import MAX_PROMPT_CHARS, SETTINGS, too_long
+from recipe_schema import Recipe, UsageError, to_compact_json
+from recipe_schema.limits import SETTINGS
 
-logger = logging.getLogger("souschef.evaluation")
+from .sets import Sets, load_sets  # the inputs (sets imports this module only to type-check)
 
 REPORT_FORMAT = "souschef-report/1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -100,112 +98,6 @@ class SuiteConfig:
             raise UsageError("max_total_tokens must be at least 16 and max_new_tokens_per_call at least 1")
         if self.bootstrap < 0:
             raise UsageError(f"bootstrap must be >= 0, not {self.bootstrap}")
-
-
-# ------------------------------------------------------------------ the data
-@dataclass
-class Sets:
-    """The evaluation inputs, loaded and capped."""
-
-    heldout: list[Recipe]
-    offdomain: list[dict[str, str]]
-    indomain: list[dict[str, str]]
-    train: list[Recipe]
-    files: dict[str, dict[str, Any]]
-    seen_topics: set[str]
-
-
-def _sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _load_recipes(paths: list[str]) -> list[Recipe]:
-    """Recipes from any file the training loaders read (recipe objects or exchanges).
-
-    A record that is not a usable recipe is left out and named on the ``souschef.evaluation``
-    logger as ``FILE:LINE: why`` (the CLI prints it on stderr), never dropped in silence.
-    """
-    from training.data import load_examples
-
-    report = load_examples(paths, on_bad_record="skip")
-    for bad in report.bad_records:
-        logger.warning("skipped %s", bad)
-    recipes, seen = [], set()
-    for example in report.examples:
-        if isinstance(example.answer, Recipe):
-            key = to_compact_json(example.answer)
-            if key not in seen:
-                seen.add(key)
-                recipes.append(example.answer)
-    return recipes
-
-
-def _load_prompts(path: str, default_topic: str) -> list[dict[str, str]]:
-    """JSONL lines with ``prompt`` (and ``topic``); a bad line names FILE:LINE."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputFileError(path, getattr(e, "strerror", None) or str(e)) from None
-    prompts = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            prompt = record["prompt"]
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise ValueError("prompt must be a non-empty string")
-            if len(prompt) > MAX_PROMPT_CHARS:  # refused here, not halfway through the run
-                raise ValueError(f"prompt is {too_long(len(prompt), MAX_PROMPT_CHARS)}")
-        except (ValueError, KeyError, TypeError) as e:
-            reason = f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
-            raise DataError(f"{path}:{number}: {reason}") from None
-        prompts.append({"prompt": prompt, "topic": str(record.get("topic") or default_topic)})
-    if not prompts:
-        raise DataError(f"{path}: no prompts")
-    return prompts
-
-
-def load_sets(config: SuiteConfig) -> Sets:
-    """Load every input named by ``config`` (or shipped), capped at ``config.limit``."""
-    import corpus
-
-    paths = {
-        "heldout": config.heldout or str(corpus.path(corpus.HELDOUT)),
-        "offdomain": config.offdomain or str(corpus.path(corpus.EVAL_OFFDOMAIN)),
-        "indomain": config.indomain or str(corpus.path(corpus.EVAL_INDOMAIN)),
-    }
-    train_paths = config.train or [str(corpus.path(corpus.RECIPES))]
-    for path in [*paths.values(), *train_paths]:
-        if not Path(path).is_file():
-            raise InputFileError(path, "no such file")
-    cap = slice(None, config.limit)
-    heldout = _load_recipes([paths["heldout"]])
-    if not heldout:
-        raise DataError(f"{paths['heldout']}: no held-out recipes")
-    sets = Sets(
-        heldout=heldout[cap],
-        offdomain=_load_prompts(paths["offdomain"], "unknown")[cap],
-        indomain=_load_prompts(paths["indomain"], "cooking")[cap],
-        train=_load_recipes(train_paths),
-        files={},
-        seen_topics=_training_topics(),
-    )
-    counts = {"heldout": len(sets.heldout), "offdomain": len(sets.offdomain), "indomain": len(sets.indomain)}
-    for name, path in paths.items():
-        sets.files[name] = {"path": path, "sha256": _sha256(path), "records": counts[name]}
-    sets.files["train"] = {"paths": train_paths, "sha256": [_sha256(p) for p in train_paths],
-                           "records": len(sets.train)}
-    return sets
-
-
-def _training_topics() -> set[str]:
-    """Off-domain topics of the shipped exchanges and guard prompts (what guard and model saw)."""
-    import corpus
-
-    topics = {row.get("topic", "") for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
-              for row in corpus.rows(name)}
-    return topics - {"", "cooking"}
 
 
 # ------------------------------------------------------------------ scoring
