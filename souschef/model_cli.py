@@ -222,7 +222,8 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         formatter_class=fmt,
     )
     p.add_argument("--model", required=True, metavar="DIR", help="a model directory (souschef train --out)")
-    p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="write the report here: a new folder, or one whose report files souschef wrote")
     p.add_argument("--heldout", metavar="PATH",
                    help="held-out recipes, any format train reads (default: shipped)")
     p.add_argument("--offdomain", metavar="PATH", help="JSONL of {prompt, topic} (default: shipped, 132)")
