@@ -27,7 +27,15 @@ from recipe_schema import Recipe, UsageError, format_prompt
 
 from .artifacts import check_target, checkpoint_dir, clear_staging, run_record, save_model_dir
 from .config import TrainConfig
-from .data import DataError, Example, LoadReport, load_examples, mix_offdomain, split_examples
+from .data import (
+    DataError,
+    Example,
+    LoadReport,
+    default_data_files,
+    load_examples,
+    mix_offdomain,
+    split_examples,
+)
 from .resume import TOKENIZER_DIR, find_checkpoint, prepare_checkpoints, run_identity
 
 logger = logging.getLogger("souschef.training")
@@ -91,8 +99,6 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
 
         require_peft()
     out = Path(config.out).expanduser()
-    from .data import default_data_files
-
     base = None if config.from_scratch else config.base  # a hub name resolves to no file here
     check_target(out, {"data": config.data or default_data_files(), "base": base})
     report = load_examples(config.data, config.on_bad_record)
