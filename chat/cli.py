@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from souschef.cli import _positive_int  # one definition of a positive whole-number flag
+from souschef.flags import setting  # one range per setting, the one a saved state is held to
 
 DEFAULT_DB = "souschef-feedback.db"
 
@@ -29,18 +29,22 @@ def _port(text: str) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from generation import RecipeGenerator
 
-    from .app import import_gradio, serve
+    from .app import check_address, import_gradio, serve
     from .feedback import FeedbackStore
     from .service import ChatService
 
-    import_gradio()  # a missing extra fails before the model loads
+    import_gradio()  # a missing extra, a taken port or a corrupt database fail before the model loads
+    check_address(args.host, args.port)
     store = FeedbackStore(args.feedback_db)
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model)
     service = ChatService(generator, store, max_total_tokens=args.max_total_tokens, mode=args.mode)
-    print(f"souschef chat on http://{args.host}:{args.port} (feedback: {args.feedback_db}); "
-          "Ctrl-C stops it", file=sys.stderr, flush=True)
-    serve(service, args.host, args.port)
+
+    def ready() -> None:
+        print(f"souschef chat on http://{args.host}:{args.port} (feedback: {args.feedback_db}); "
+              "Ctrl-C stops it", file=sys.stderr, flush=True)
+
+    serve(service, args.host, args.port, on_ready=ready)
     return 0
 
 
@@ -101,7 +105,7 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
     p.add_argument("--port", type=_port, default=7860, help="port (default 7860)")
     p.add_argument("--feedback-db", default=DEFAULT_DB, metavar="PATH",
                    help=f"SQLite file for ratings, created if missing (default {DEFAULT_DB})")
-    p.add_argument("--max-total-tokens", type=_positive_int, metavar="N",
+    p.add_argument("--max-total-tokens", type=setting("max_total_tokens"), metavar="N",
                    help="each answer closes within N tokens (default 2048)")
     p.add_argument("--mode", choices=["any", "recipe", "reply"],
                    help="force one kind of answer (default: the model and its domain guard decide)")

@@ -15,6 +15,11 @@ connection and take the write lock with ``BEGIN IMMEDIATE``; SQLite serializes
 them and ``timeout`` makes a waiting writer retry instead of failing, so
 concurrent writers lose nothing.
 
+Trust. Every open runs SQLite's ``quick_check`` (a pass over the file's pages): a
+database that it finds malformed is refused (``DataError``, exit 1) instead of being read
+or written in silence. ``export`` and ``stats`` open the file read-only (they work on a
+read-only mount, and a 0-byte file stays a 0-byte file, refused as no feedback database).
+
 Export. The latest event per answer decides: liked answers become training
 exchanges in the corpus format ``souschef train --data`` reads
 (``{"prompt": ..., "answer": {...}}`` per line), disliked ones go to a separate
@@ -25,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -40,8 +46,10 @@ from recipe_schema import (
     UsageError,
     atomic_write,
     parse_answer,
+    refuse_overwriting_inputs,
     to_compact_json,
 )
+from recipe_schema.limits import MAX_COMMENT_CHARS, too_long
 
 RATINGS = ("like", "dislike", "cleared")
 APPLICATION_ID = 0x53434846  # "SCHF": marks a souschef feedback database (PRAGMA application_id)
@@ -80,6 +88,8 @@ class FeedbackEvent:
     def __post_init__(self) -> None:
         if self.rating not in RATINGS:
             raise UsageError(f"rating: must be one of {', '.join(RATINGS)} (got {self.rating!r})")
+        if self.comment is not None and len(self.comment) > MAX_COMMENT_CHARS:
+            raise UsageError(f"the comment is {too_long(len(self.comment), MAX_COMMENT_CHARS)}")
 
 
 class FeedbackStore:
@@ -90,44 +100,77 @@ class FeedbackStore:
     path
         The SQLite file. Its directory must exist.
     create
-        Create the database when the file is missing (the app); ``False`` (export,
-        stats) makes a missing file an ``InputFileError``.
+        Create the database when the file is missing (the app); ``False`` makes a missing
+        file an ``InputFileError``.
+    read_only
+        Only read (export, stats): the file is opened read-only, never created or
+        initialized, and may lie on a read-only file system.
 
     Raises
     ------
     InputFileError
         The file is missing (``create=False``), a directory, or its directory is missing (exit 2).
     DataError
-        The file is not a SQLite database, or a database of something else (exit 1).
+        The file is not a SQLite database, a database of something else, or one SQLite's
+        ``quick_check`` finds malformed (exit 1).
     """
 
-    def __init__(self, path: str | Path, create: bool = True):
+    def __init__(self, path: str | Path, create: bool = True, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
+        self._immutable = False  # read-only, and nobody can write it: SQLite need not share memory
         if self.path.is_dir():
             raise InputFileError(str(path), "is a directory")
         if not self.path.exists():
-            if not create:
+            if not create or read_only:
                 raise InputFileError(str(path), "no such file")
             if not self.path.parent.is_dir():
                 raise InputFileError(str(path), "directory does not exist")
-        with self._connect() as conn:
-            self._check_or_init(conn)
+        try:
+            with self._connect() as conn:
+                self._check_or_init(conn)
+        except DataError:
+            if not self._on_read_only_file_system():
+                raise
+            self._immutable = True
+            with self._connect() as conn:
+                self._check_or_init(conn)
 
     # ------------------------------------------------------------- connections
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A fresh connection (one per call: safe from any thread), closed afterwards."""
         try:
-            conn = sqlite3.connect(self.path, timeout=WRITE_TIMEOUT_S, isolation_level=None)
+            if self.read_only:
+                mode = "?mode=ro" + ("&immutable=1" if self._immutable else "")
+                conn = sqlite3.connect(self.path.absolute().as_uri() + mode, uri=True,
+                                       timeout=WRITE_TIMEOUT_S, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, timeout=WRITE_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as e:
             raise InputFileError(str(self.path), f"cannot open: {e}") from None
         try:
-            conn.execute("PRAGMA synchronous=FULL")  # per connection: fsync the WAL at every commit
+            if not self.read_only:
+                conn.execute("PRAGMA synchronous=FULL")  # per connection: fsync the WAL at every commit
             yield conn
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a usable feedback database ({e})") from None
         finally:
             conn.close()
+
+    def _on_read_only_file_system(self) -> bool:
+        """Whether a read-only open failed only because SQLite cannot create its ``-shm`` file here.
+
+        Then the file can be read as immutable, unless its write-ahead log holds rows the
+        main file lacks: those would be skipped, so that case stays refused.
+        """
+        if not self.read_only or self._immutable or os.access(self.path.parent, os.W_OK):
+            return False
+        wal = Path(f"{self.path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise InputFileError(str(self.path), "on a read-only file system with rows still in its "
+                                 f"write-ahead log {wal.name}; copy both files somewhere writable")
+        return True
 
     def _check_or_init(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -137,8 +180,16 @@ class FeedbackStore:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise DataError(f"{self.path}: feedback database version {version} is newer than this souschef")
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            first = " ".join(problems[0].split("\n")[-1].split())
+            raise DataError(f"{self.path}: the feedback database is corrupt (SQLite quick_check: {first}); "
+                            f"restore a backup, or recover its rows with: sqlite3 {self.path} .recover")
         if app_id == APPLICATION_ID and "feedback" in tables:
             return
+        if self.read_only:
+            what = "an empty file" if self.path.stat().st_size == 0 else "no feedback table"
+            raise DataError(f"{self.path}: not a souschef feedback database ({what})")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]  # persistent: stored in the file
         if mode != "wal":
             raise DataError(f"{self.path}: cannot use WAL mode here (journal mode stays {mode!r})")
@@ -216,7 +267,8 @@ def export_feedback(db: str | Path, out: str | Path, rejected: str | Path | None
     Raises
     ------
     UsageError
-        ``out`` is not ``.jsonl``/``.ndjson`` (training reads files by extension), or both paths are one.
+        ``out`` is not ``.jsonl``/``.ndjson`` (training reads files by extension), an output is the database
+        (or its WAL), or both outputs are one file.
     InputFileError, DataError
         See ``FeedbackStore``.
     """
@@ -224,9 +276,10 @@ def export_feedback(db: str | Path, out: str | Path, rejected: str | Path | None
     if out.suffix.lower() not in (".jsonl", ".ndjson"):
         raise UsageError(f"{out}: the export must be a .jsonl file (souschef train --data goes by extension)")
     rejected_path = Path(rejected) if rejected else default_rejected_path(out)
-    if rejected_path.resolve() == out.resolve():
-        raise UsageError(f"{out}: liked and rejected answers need two different files")
-    store = FeedbackStore(db, create=False)
+    # the database's WAL holds committed rows too: replacing it loses them
+    refuse_overwriting_inputs({"out": out, "rejected": rejected_path},
+                              {"db": [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]})
+    store = FeedbackStore(db, create=False, read_only=True)
     summary = ExportSummary(str(out), str(rejected_path))
     liked_lines: list[str] = []
     rejected_lines: list[str] = []
@@ -264,7 +317,7 @@ def feedback_stats(db: str | Path) -> dict[str, Any]:
     ``liked``/``disliked``/``cleared`` count answers by their latest rating;
     ``events`` counts every click.
     """
-    store = FeedbackStore(db, create=False)
+    store = FeedbackStore(db, create=False, read_only=True)
     rows = store.rows()
     latest = store.latest()
     final = Counter(r["rating"] for r in latest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import format_interval, format_number, is_timed, markdown_table, ordered_keys, unit_label
+from .markdown import format_interval, format_number, is_timed, markdown_table, ordered_keys, unit_label
 
 FORMAT = "souschef-comparison/1"
 # What else must match for a difference to be the model's: (section, which fields; None = all).

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from recipe_schema import UsageError
+from recipe_schema.limits import SETTINGS
 
 REPORT_FORMAT = "souschef-report/1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -74,8 +75,9 @@ class SuiteConfig:
             raise UsageError(f"sets must be some of {', '.join(SETS)}, not {', '.join(unknown) or 'none'}")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"limit must be at least 1, not {self.limit}")
-        if self.temperature < 0:
-            raise UsageError(f"temperature must be >= 0, not {self.temperature}")
+        SETTINGS["temperature"].check("temperature", self.temperature)  # the range generate's flag has
+        if self.repetition_penalty is not None:
+            SETTINGS["repetition_penalty"].check("repetition_penalty", self.repetition_penalty)
         if self.max_total_tokens < 16 or self.max_new_tokens_per_call < 1:
             raise UsageError("max_total_tokens must be at least 16 and max_new_tokens_per_call at least 1")
         if self.bootstrap < 0:

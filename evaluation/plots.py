@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from recipe_schema import atomic_write
 
-from .report import BASELINES, ordered_keys
+from .markdown import BASELINES, ordered_keys
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

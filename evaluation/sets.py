@@ -3,19 +3,25 @@
 Paths a ``SuiteConfig`` leaves ``None`` are the sets souschef ships. Held-out and
 training recipes are read by the training loaders (any format ``souschef train``
 reads); prompt sets are JSONL ``{"prompt", "topic"}``, with ``"dish"`` where a prompt
-names one (for the ``on_topic_dish`` metric).
+names one (for the ``on_topic_dish`` metric). A held-out record that is not a usable
+recipe is named on the ``souschef.evaluation`` logger as ``FILE:LINE: why``; a prompt
+file's bad line stops the run before any generation.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recipe_schema import DataError, InputFileError, Recipe, to_compact_json
+from recipe_schema.limits import MAX_PROMPT_CHARS, too_long
 
 from .config import SuiteConfig
+
+logger = logging.getLogger("souschef.evaluation")
 
 
 @dataclass
@@ -35,10 +41,16 @@ def _sha256(path: str) -> str:
 
 
 def _load_recipes(paths: list[str]) -> list[Recipe]:
-    """Recipes from any file the training loaders read (recipe objects or exchanges)."""
+    """Recipes from any file the training loaders read (recipe objects or exchanges).
+
+    A record that is not a usable recipe is left out and named on the ``souschef.evaluation``
+    logger as ``FILE:LINE: why`` (the CLI prints it on stderr), never dropped in silence.
+    """
     from training.data import load_examples
 
     report = load_examples(paths, on_bad_record="skip")
+    for bad in report.bad_records:
+        logger.warning("skipped %s", bad)
     recipes, seen = [], set()
     for example in report.examples:
         if isinstance(example.answer, Recipe):
@@ -65,6 +77,8 @@ def _load_prompts(path: str, default_topic: str) -> list[dict[str, Any]]:
             prompt = record["prompt"]
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError("prompt must be a non-empty string")
+            if len(prompt) > MAX_PROMPT_CHARS:  # refused here, not halfway through the run
+                raise ValueError(f"prompt is {too_long(len(prompt), MAX_PROMPT_CHARS)}")
             dish = record.get("dish")
             names = [dish] if isinstance(dish, str) else dish
             if dish is not None and not (isinstance(names, list) and names
@@ -120,3 +134,6 @@ def _training_topics() -> set[str]:
     topics = {row.get("topic", "") for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
               for row in corpus.rows(name)}
     return topics - {"", "cooking"}
+
+
+__all__ = ["Sets", "load_sets"]

@@ -30,6 +30,7 @@ from recipe_schema import (
     prompt_text,
     validate_answer,
 )
+from recipe_schema.limits import MAX_PROMPT_CHARS, too_long
 from recipe_schema.projection import answer_projection
 
 from .decoder import Decoder, Timings
@@ -172,8 +173,7 @@ class RecipeGenerator:
         Without a ``mode`` (or with ``"any"``) and with a guard, the guard chooses the mode;
         the state keeps the chosen mode and the guard's score, so resuming needs no guard.
         """
-        if not prompt.strip():
-            raise UsageError("the prompt is empty")
+        _check_prompt(prompt)
         settings = {**self.defaults, **settings}
         guard_score = None
         if self.guard is not None and settings.get("mode", "any") == "any":
@@ -191,16 +191,29 @@ class RecipeGenerator:
                                grammar=grammar.fingerprint, model=self.model_id, guard_score=guard_score)
 
     def prompt_ids(self, prompt: str) -> list[int]:
-        """The token ids the model reads before its answer to ``prompt`` (its prompt format)."""
+        """The token ids the model reads before its answer to ``prompt``, in its prompt format.
+
+        The one place a prompt becomes ids: ``start`` uses it, and ``check`` re-derives a
+        saved state's ids with it.
+
+        Raises
+        ------
+        UsageError
+            The prompt is empty, too long, or not text (bytes that are not UTF-8).
+        """
+        _check_prompt(prompt)
         return list(self.tokenizer(prompt_text(prompt, self.tokenizer, self.prompt_format))["input_ids"])
 
     def check(self, state: GenerationState) -> Grammar:
-        """Refuse a state from another model or schema, or one that was tampered with."""
+        """Refuse a state from another model or schema, one that was tampered with, or one
+        whose budget can no longer close its answer."""
         if state.model != self.model_id:
             raise StateError(f"the state was made with another model ({state.model}, not {self.model_id})")
         grammar = self.grammar(state.settings.mode)
         if state.grammar != grammar.fingerprint:
             raise StateError("the state was made with another schema or vocabulary")
+        if state.prompt_ids != self.prompt_ids(state.prompt):
+            raise StateError("the state's prompt ids are not those of its prompt (tampered?)")
         replayed = grammar.replay(state.generated_ids)
         if replayed is None:
             raise StateError("the state's tokens are not accepted by the schema (tampered?)")
@@ -208,6 +221,12 @@ class RecipeGenerator:
             raise StateError("the state's grammar state does not match its tokens (tampered?)")
         if state.finished and not grammar.table(state.grammar_state).final:
             raise StateError("the state says finished but its answer is incomplete (tampered?)")
+        need = len(state.generated_ids) + grammar.distance(state.grammar_state)
+        if not state.finished and state.settings.max_total_tokens < need:
+            raise UsageError(
+                f"max_total_tokens={state.settings.max_total_tokens} is too small for this generation: it "
+                f"has {len(state.generated_ids)} tokens and needs at least {need} to close"
+            )
         return grammar
 
     def step(self, state: GenerationState, max_new_tokens: int = DEFAULT_CALL_TOKENS,
@@ -237,6 +256,7 @@ class RecipeGenerator:
         """
         if max_new_tokens_per_call < 1:
             raise UsageError("max_new_tokens_per_call must be at least 1")
+        self.check(state)  # a finished state too: its answer is read without another step
         timings = Timings()
         made = 0
         stream = _TextStream(self.tokens, on_text)
@@ -306,6 +326,19 @@ class RecipeGenerator:
         copy = GenerationState.from_json(state.to_json())
         copy.settings = replace(state.settings, **changes)
         return copy
+
+
+def _check_prompt(prompt: str) -> None:
+    """Refuse a prompt no model should read: empty, too long, or not text."""
+    if not prompt.strip():
+        raise UsageError("the prompt is empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise UsageError(f"the prompt is {too_long(len(prompt), MAX_PROMPT_CHARS)}")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as e:  # a command line's bytes that are not UTF-8 arrive as surrogates
+        raise UsageError(f"the prompt is not UTF-8 text (an undecodable byte at character {e.start + 1})"
+                         ) from None
 
 
 class _TextStream:

@@ -3,19 +3,29 @@
 Everything needed to continue a generation in a later call or another process:
 the prompt and generated token ids, the grammar state, the sampling settings
 (the seed is the sampler's whole RNG state: step i draws from ``(seed, i)``), and
-what it was made with (grammar fingerprint, model identity). ``check`` refuses a
-state made with another model or schema, or whose grammar state does not match
-its tokens.
+what it was made with (grammar fingerprint, model identity).
+
+A saved state carries a ``digest``: SHA-256 over its content (the parsed JSON, keys
+sorted), so an edit by hand or by a buggy tool is refused (``StateError``, exit 2)
+while reformatting the file is not. It guards against accidents, not forgers: anyone
+who runs this code can recompute it. ``RecipeGenerator.check`` adds what only a model
+can check: the prompt ids re-derived from the prompt, the grammar replayed over the
+tokens, the budget still able to close the answer. A state saved before the digest
+existed (version 1) is refused with a message that says so.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from recipe_schema import StateError
+from recipe_schema.limits import SETTINGS, Range
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: a digest over the content
+MODES = ("any", "recipe", "reply")
+CALLS = Range(int, 0, 10**9)
 
 
 @dataclass(frozen=True)
@@ -35,17 +45,10 @@ class Settings:
     def __post_init__(self) -> None:
         from recipe_schema import UsageError
 
-        if self.temperature < 0:
-            raise UsageError(f"temperature must be >= 0, not {self.temperature}")
-        if self.top_k < 0:
-            raise UsageError(f"top_k must be >= 0, not {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise UsageError(f"top_p must be in (0, 1], not {self.top_p}")
-        if self.repetition_penalty <= 0:
-            raise UsageError(f"repetition_penalty must be > 0, not {self.repetition_penalty}")
-        if self.max_total_tokens < 1:
-            raise UsageError(f"max_total_tokens must be >= 1, not {self.max_total_tokens}")
-        if self.mode not in ("any", "recipe", "reply"):
+        for f in fields(self):  # the ranges of recipe_schema.limits.SETTINGS, as the flags have them
+            if f.name in SETTINGS:
+                SETTINGS[f.name].check(f.name, getattr(self, f.name))
+        if self.mode not in MODES:
             raise UsageError(f"mode must be 'any', 'recipe' or 'reply', not {self.mode!r}")
 
 
@@ -67,28 +70,66 @@ class GenerationState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        """The state as one line of JSON, with its digest."""
         data = asdict(self)
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        data["digest"] = _digest(data)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> GenerationState:
-        """Parse a saved state; anything malformed is a ``StateError``."""
+        """Parse a saved state; anything malformed, edited or out of range is a ``StateError``."""
         try:
             data = json.loads(text)
-            if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if data.get("version") == 1:
+                raise StateError("the state predates the integrity check (souschef state version 1); "
+                                 "start the generation again")
+            if data.get("version") != STATE_VERSION:
                 raise ValueError(f"not a version {STATE_VERSION} souschef generation state")
+            if not isinstance(data.get("digest"), str):
+                raise ValueError("no digest (not saved by souschef)")
+            if data.pop("digest") != _digest(data):
+                raise StateError("the state was changed after souschef saved it (its digest does not "
+                                 "match: edited by hand or by another tool?)")
             known = {f.name for f in fields(Settings)}
+            if not isinstance(data.get("settings"), dict):
+                raise ValueError("settings must be an object")
             settings = Settings(**{k: v for k, v in data.pop("settings").items() if k in known})
             state = cls(settings=settings, **data)
-            ints = state.prompt_ids + state.generated_ids + [state.grammar_state]
-            if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ints):
-                raise ValueError("token ids and grammar state must be non-negative integers")
-            score = state.guard_score
-            if score is not None and not (isinstance(score, (int, float)) and not isinstance(score, bool)
-                                          and 0 <= score <= 1):
-                raise ValueError("guard_score must be a number in [0, 1] or null")
+            _check_types(state)
             return state
         except StateError:
             raise
-        except Exception as e:  # JSON errors, missing or unexpected keys, bad types
+        except Exception as e:  # JSON errors, missing or unexpected keys, bad types, settings out of range
             raise StateError(f"unreadable generation state: {e}") from None
+
+
+def _digest(data: dict[str, Any]) -> str:
+    """SHA-256 of the content, independent of the file's layout (keys sorted, no spaces)."""
+    canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_types(state: GenerationState) -> None:
+    """What a dataclass does not check: every field has the type and range it must have."""
+    if not isinstance(state.prompt, str):
+        raise ValueError("prompt must be text")
+    for name in ("prompt_ids", "generated_ids"):
+        ids = getattr(state, name)
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                for i in ids):
+            raise ValueError(f"{name} must be a list of non-negative integers")
+    grammar_state = state.grammar_state
+    if not isinstance(grammar_state, int) or isinstance(grammar_state, bool) or grammar_state < 0:
+        raise ValueError("grammar_state must be a non-negative integer")
+    if not isinstance(state.finished, bool):
+        raise ValueError("finished must be true or false")
+    CALLS.check("calls", state.calls)
+    if not (isinstance(state.grammar, str) and isinstance(state.model, str)
+            and isinstance(state.extra, dict)):
+        raise ValueError("grammar and model must be text, extra an object")
+    score = state.guard_score
+    if score is not None and not (isinstance(score, (int, float)) and not isinstance(score, bool)
+                                  and 0 <= score <= 1):
+        raise ValueError("guard_score must be a number in [0, 1] or null")

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipe_schema import Answer, Recipe, Reply
+from recipe_schema import Answer, InvalidRecipeError, Recipe, Reply
 
 from .extract import extract
 from .ingredients import Ingredient, parse_ingredient
 from .normalize import clean_text, normalize, plain_fractions
 from .render import human_duration, to_jsonld, to_markdown
 from .scale import format_quantity, scale_recipe
-from .validate import loads_strict, schema_errors, validate
+from .validate import answer_errors, loads_strict, schema_errors, validate
 
 
 def process(text: str, *, strict: bool = False) -> Recipe:
@@ -38,17 +38,26 @@ def process(text: str, *, strict: bool = False) -> Recipe:
 
 
 def process_answer(text: str) -> Answer:
-    """Like ``process``, but a ``{"reply": ...}`` object gives a ``Reply``."""
+    """Like ``process``, but a ``{"reply": ...}`` object gives a ``Reply``.
+
+    Raises
+    ------
+    InvalidRecipeError
+        When the text holds neither a valid recipe nor a valid reply (a reply's errors
+        point into the reply: ``/reply``).
+    """
     data: Any = extract(text)
-    if isinstance(data, dict) and set(data) == {"reply"} and isinstance(data["reply"], str):
-        reply = clean_text(data["reply"])
-        if reply:
-            return Reply(reply=reply)
+    if isinstance(data, dict) and "reply" in data:
+        errors, omitted = answer_errors(data)
+        if errors:
+            raise InvalidRecipeError(errors, raw=text, omitted=omitted)
+        return Reply(reply=clean_text(data["reply"]))
     return normalize(validate(data, raw=text))
 
 
 __all__ = [
     "Ingredient",
+    "answer_errors",
     "clean_text",
     "extract",
     "format_quantity",

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from recipe_schema import InvalidRecipeError, Recipe, SchemaError, load_schema
+from recipe_schema import InvalidRecipeError, Recipe, Reply, SchemaError, load_schema
 from recipe_schema.model import ISO_DURATION, invalid_from_pydantic
 
 MAX_ERRORS = 50
@@ -85,6 +85,28 @@ def schema_errors(data: Any) -> tuple[list[SchemaError], int]:
     found.sort(key=lambda e: (_sort_key(e.absolute_path), e.validator))
     errors = [SchemaError(json_pointer(e.absolute_path), _message(e)) for e in found]
     return errors[:MAX_ERRORS], max(0, len(errors) - MAX_ERRORS) + extra
+
+
+def answer_errors(data: Any) -> tuple[list[SchemaError], int]:
+    """``schema_errors`` for anything ``souschef generate`` may write: an object with a
+    ``reply`` key is checked as a ``Reply`` (as ``recipe_schema.parse_answer`` reads it),
+    anything else as a recipe.
+
+    >>> answer_errors({"reply": "I only cook."})
+    ([], 0)
+    >>> answer_errors({"reply": ""})[0][0].pointer
+    '/reply'
+    """
+    if isinstance(data, dict) and "reply" in data:
+        from pydantic import ValidationError
+
+        try:
+            Reply.model_validate(data)
+        except ValidationError as e:
+            invalid = invalid_from_pydantic(e, limit=MAX_ERRORS)
+            return invalid.errors, invalid.omitted
+        return [], 0
+    return schema_errors(data)
 
 
 def validate(data: Any, raw: str | None = None) -> Recipe:

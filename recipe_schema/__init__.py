@@ -26,7 +26,7 @@ from .errors import (
     UnfinishedGenerationError,
     UsageError,
 )
-from .files import atomic_write, read_bytes
+from .files import atomic_write, read_bytes, refuse_overwriting_inputs
 from .jsonschema import generate_schema, load_schema, schema_text
 from .model import (
     SCHEMA_VERSION,
@@ -68,6 +68,7 @@ __all__ = [
     "parse_answer",
     "prompt_text",
     "read_bytes",
+    "refuse_overwriting_inputs",
     "schema_text",
     "to_compact_json",
     "validate_answer",

@@ -3,7 +3,9 @@
 Every package writes through ``atomic_write``: the text goes to a temporary file
 beside the target, is flushed to disk, then renamed over it, so a crash or a
 failure never leaves a half-written file and an existing file stays untouched
-until the new one is complete.
+until the new one is complete. Every command that writes files first asks
+``refuse_overwriting_inputs`` whether an output would destroy one of its inputs
+(``render r.json -o r.json``), and refuses before any work when it would.
 """
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Union
 
-from .errors import InputFileError
+from .errors import InputFileError, UsageError
+
+PathArg = Union[str, "os.PathLike[str]"]
 
 STDIN = "-"
 
@@ -68,3 +74,67 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
         if isinstance(e, OSError):
             raise InputFileError(str(path), e.strerror or str(e)) from None
         raise
+
+
+def _paths(value: PathArg | Iterable[PathArg] | None) -> list[Path]:
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        value = [value]
+    return [Path(v) for v in value if str(v) not in ("", STDIN)]
+
+
+def _same(a: Path, b: Path) -> bool:
+    """One file under two names: the same path, a symbolic or a hard link."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return parent.resolve() in child.resolve().parents
+
+
+def refuse_overwriting_inputs(outputs: Mapping[str, PathArg | Iterable[PathArg] | None],
+                              inputs: Mapping[str, PathArg | Iterable[PathArg] | None]) -> None:
+    """Refuse, before anything is written, outputs that would destroy an input or each other.
+
+    An output destroys an input when it is the same file (by name, symbolic or hard
+    link), when it is a directory that will be replaced and holds the input, or when it
+    is an existing file inside an input directory (``-o model/config.json``). Two
+    outputs that are one file would overwrite each other. ``-`` (stdin) and ``None`` are
+    ignored; an input that does not exist (a hub model's name, a database's WAL file
+    between sessions) is refused only as the very same path.
+
+    Parameters
+    ----------
+    outputs, inputs
+        Name (as the user gave it: a flag or a parameter) -> one path or several.
+
+    Raises
+    ------
+    UsageError
+        Naming both paths; nothing has been written.
+    """
+    outs = [(name, path) for name, value in outputs.items() for path in _paths(value)]
+    ins = [(name, path) for name, value in inputs.items() for path in _paths(value)]
+    for name, out in outs:
+        for in_name, src in ins:
+            if _same(out, src):
+                raise UsageError(f"{name}: {out} is the {in_name} input; writing it would destroy it "
+                                 "(choose another path; nothing was written)")
+            if not src.exists():  # a hub model's name: nothing on disk to lose
+                continue
+            if _inside(src, out):
+                raise UsageError(f"{name}: {out} holds the {in_name} input {src}, which writing it "
+                                 "would destroy (choose another path; nothing was written)")
+            if src.is_dir() and out.exists() and _inside(out, src):
+                raise UsageError(f"{name}: {out} is a file of the {in_name} input {src}; writing it "
+                                 "would destroy it (choose another path; nothing was written)")
+    for i, (name, out) in enumerate(outs):
+        for other_name, other in outs[i + 1:]:
+            if _same(out, other):
+                raise UsageError(f"{name} and {other_name} are one file ({out}); give each its own path")

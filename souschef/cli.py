@@ -5,6 +5,11 @@ Exit codes, for every command: 0 success; 1 the input or result is not good
 missing files, a model directory that cannot be loaded). Errors are one line on
 stderr, never a traceback. Heavy libraries are imported inside the commands that
 need them, so ``souschef --help`` stays fast.
+
+This module holds the entry point and the commands on documents (schema, validate,
+render, parse-ingredient); ``model_cli`` the ones that use a model (generate, train,
+evaluate, report), ``chat.cli`` chat and feedback; ``flags`` their argument types. No
+command writes over one of its inputs (``recipe_schema.refuse_overwriting_inputs``).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import Any
 from recipe_schema.errors import InputFileError, InvalidRecipeError, SouschefError
 
 from . import __version__
+from .flags import positive_int
 
 PROG = "souschef"
 
@@ -53,14 +59,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- validate
 def _validate_file(path: str) -> dict[str, Any]:
-    from postprocess import loads_strict, schema_errors
+    from postprocess import answer_errors, loads_strict
 
+    kind = "recipe"
     try:
-        errors, omitted = schema_errors(loads_strict(_read_text(path)))
+        data = loads_strict(_read_text(path))
+        kind = "reply" if isinstance(data, dict) and "reply" in data else "recipe"
+        errors, omitted = answer_errors(data)  # every finished `generate --format json` validates
     except InvalidRecipeError as e:
         errors, omitted = e.errors, e.omitted
     return {
         "file": path,
+        "kind": kind,
         "valid": not errors,
         "errors": [{"pointer": err.pointer, "message": err.message} for err in errors],
         "omitted": omitted,
@@ -80,7 +90,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.json:
             continue
         if result["valid"]:
-            _emit(f"{path}: valid")
+            _emit(f"{path}: valid" + (" (a reply)" if result["kind"] == "reply" else ""))
         for err in result["errors"]:
             _emit(f"{path}: {err['pointer']}: {err['message']}")
         if result["omitted"]:
@@ -94,12 +104,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------- render
 def cmd_render(args: argparse.Namespace) -> int:
-    from postprocess import process, scale_recipe
+    from postprocess import process_answer, scale_recipe
+    from recipe_schema import Recipe, ScalingError, refuse_overwriting_inputs
 
-    recipe = process(_read_text(args.file))
+    refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
+    answer = process_answer(_read_text(args.file))  # a recipe, or a generated {"reply": ...}
     if args.servings is not None:
-        recipe = scale_recipe(recipe, args.servings)
-    _write_output(_render_answer(recipe, args.format), args.output)
+        if not isinstance(answer, Recipe):
+            raise ScalingError("a reply has no servings to scale")
+        answer = scale_recipe(answer, args.servings)
+    _write_output(_render_answer(answer, args.format), args.output)
     return 0
 
 
@@ -149,170 +163,6 @@ def cmd_parse_ingredient(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------- generate
-DEFAULT_STATE_FILE = "souschef-state.json"
-MODEL_HELP = ("a model or LoRA adapter directory (souschef train --out), a base name "
-              "(smollm2-135m-instruct), a .gguf file or a hub id; default: the assistant souschef ships")
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from generation import GenerationState, RecipeGenerator
-    from recipe_schema import UnfinishedGenerationError, UsageError, atomic_write
-
-    if (args.prompt is None) == (args.resume is None):
-        raise UsageError("give a PROMPT, or --resume FILE to continue a saved generation")
-    sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "repetition_penalty", "seed",
-                                              "max_total_tokens", "mode") if getattr(args, k) is not None}
-    print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
-    generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
-    if args.resume:
-        state = GenerationState.from_json(_read_text(args.resume))
-        state = generator.with_settings(state, **{k: v for k, v in sampling.items() if k != "mode"})
-        save_to = args.save_state or args.resume
-    else:
-        state = generator.start(args.prompt, **sampling)
-        save_to = args.save_state
-
-    def after_call(st: GenerationState) -> None:
-        done = "finished" if st.finished else "continuing"
-        print(f"call {st.calls}: {len(st.generated_ids)} tokens, {done}", file=sys.stderr, flush=True)
-        if save_to:
-            atomic_write(save_to, st.to_json())
-
-    result = generator.continue_(state, args.max_new_tokens_per_call, args.max_calls, after_call)
-    if not result.finished:
-        path = save_to or DEFAULT_STATE_FILE
-        if not save_to:
-            atomic_write(path, result.state.to_json())
-        raise UnfinishedGenerationError(
-            f"stopped after {args.max_calls} calls ({result.tokens} tokens) before the answer was "
-            f"complete; continue with: souschef generate --resume {path}"
-            + (f" --model {args.model}" if args.model else ""),
-            result.state,
-        )
-    _write_output(_render_answer(result.answer, args.format), args.output)
-    return 0
-
-
-# ---------------------------------------------------------------------- train
-def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
-    from training import TrainConfig, train
-
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                            if getattr(args, f.name, None) is not None})
-    result = train(config)
-    losses = f"train loss {result.train_loss:.3f}" if result.train_loss is not None else ""
-    if result.val_loss is not None:
-        losses += f", validation loss {result.initial_val_loss:.3f} -> {result.val_loss:.3f}"
-    print(f"saved {result.output_dir} after {result.steps} steps ({losses})", file=sys.stderr)
-    return 0
-
-
-def _add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required: tuple[str, ...]) -> None:
-    """One flag per dataclass field, with the field's own help text and choices."""
-    import dataclasses
-    import typing
-
-    hints = typing.get_type_hints(config_cls)
-    for f in dataclasses.fields(config_cls):
-        flag = "--" + f.name.replace("_", "-")
-        meta = dict(f.metadata)
-        kind = hints[f.name]
-        base = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
-        options: dict[str, Any] = {"help": meta.get("help"), "required": f.name in required}
-        if kind is bool:
-            action = argparse.BooleanOptionalAction if f.default is True else "store_true"
-            options = {"help": meta.get("help"), "action": action, "default": None}
-        elif meta.get("choices"):
-            options.update(choices=[c for c in meta["choices"] if c is not None])
-        elif typing.get_origin(kind) is list:
-            options.update(nargs="+", metavar="PATH")
-        elif "choices" not in options:
-            options.update(type=base[0], metavar=f.name.upper())
-        parser.add_argument(flag, **options)
-
-
-# ------------------------------------------------------------------- evaluate
-def _gate(text: str) -> tuple[str, float]:
-    from evaluation.config import LABELS
-
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
-    if name not in LABELS:
-        raise argparse.ArgumentTypeError(f"unknown metric {name!r}; choose from {', '.join(LABELS)}")
-    try:
-        return name, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-
-
-def _sets(text: str) -> tuple[str, ...]:
-    from evaluation.config import SETS as known
-
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(known)}, not {text!r}")
-    return names
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from evaluation.report import write_report
-    from evaluation.suite import SuiteConfig, check_gates, run_suite
-
-    config = SuiteConfig(model=args.model, heldout=args.heldout, offdomain=args.offdomain,
-                         indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
-                         guard=args.guard, temperature=args.temperature,
-                         max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
-                         sets=args.sets)
-    report, samples = run_suite(config, progress=not args.quiet)
-    paths = write_report(args.out, report, samples)
-    failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
-    if args.json:
-        _emit(json.dumps({"report": str(paths["report"]), "metrics": report["metrics"],
-                          "failed_gates": failed}, indent=2))
-    else:
-        metrics = report["metrics"]
-        for key in ("rougeL", "steps_given_ingredients_rougeL", "on_topic_heldout", "on_topic_dish",
-                    "contamination", "contamination_unseen", "false_refusal", "validity", "completion"):
-            m = metrics.get(key, {"value": None, "low": None})
-            value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
-            interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
-            _emit(f"{key:32} {value}{interval}")
-        for key, d in report.get("differences", {}).items():
-            interval = f"  [{d['low']:+.3f}, {d['high']:+.3f}]" if d.get("low") is not None else ""
-            _emit(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f}{interval}")
-        for path in paths.values():
-            print(f"wrote {path}", file=sys.stderr)
-    for line in failed:
-        print(f"{PROG}: gate failed: {line}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def cmd_report_compare(args: argparse.Namespace) -> int:
-    from evaluation.compare import compare_reports, format_comparison
-    from evaluation.report import load_report
-
-    a, b = load_report(args.a), load_report(args.b)
-    result = compare_reports(a, b)
-    _emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
-    return 0
-
-
-# --------------------------------------------------------------------- parser
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface; its help texts are the CLI reference."""
     fmt = argparse.RawDescriptionHelpFormatter
@@ -340,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check recipe JSON files against the schema",
         description=(
             "Check recipe JSON files against the schema and list every error with its JSON\n"
-            "pointer. Exit 0 when all are valid, 1 when any is invalid, 2 when any cannot be read."
+            "pointer. A generated answer that is a reply ({\"reply\": ...}) is checked as a reply.\n"
+            "Exit 0 when all are valid, 1 when any is invalid, 2 when any cannot be read."
         ),
         epilog=(
             "examples:\n  souschef validate pancakes.json\n"
@@ -357,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate, normalize and render a recipe",
         description=(
             "Validate, normalize and render a recipe. FILE may be a JSON document or model\n"
-            "output that wraps it in prose or code fences."
+            "output that wraps it in prose or code fences; a generated {\"reply\": ...} renders\n"
+            "as its text (markdown) or as itself (json, jsonld)."
         ),
         epilog=(
             "examples:\n  souschef render pancakes.json\n"
@@ -368,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the recipe; - reads stdin")
     p.add_argument("--format", choices=["markdown", "jsonld", "json"], default="markdown",
                    help="markdown (default), schema.org jsonld, or the normalized recipe as json")
-    p.add_argument("--servings", type=_positive_int, metavar="N", help="scale to N servings")
+    p.add_argument("--servings", type=positive_int, metavar="N", help="scale to N servings")
     p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
     p.set_defaults(func=cmd_render)
 
@@ -386,138 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line (JSON Lines)")
     p.set_defaults(func=cmd_parse_ingredient)
 
-    p = sub.add_parser(
-        "generate",
-        help="generate a complete, valid recipe (or reply) with a model",
-        description=(
-            "Generate an answer constrained to the recipe schema, call after call (each at most\n"
-            "--max-new-tokens-per-call tokens) until it is complete, past the model's context\n"
-            "window and within --max-total-tokens. A domain guard reads the question first: one\n"
-            'that is not about cooking gets a reply instead ({"reply": "..."}). --max-calls stops\n'
-            "early on purpose: the state is saved and the command exits 1 naming the --resume command."
-        ),
-        epilog=(
-            "examples:\n  souschef generate 'How do I make shakshuka?'\n"
-            "  souschef generate 'Pancakes?' --format json --seed 1 --temperature 0.8\n"
-            "  souschef generate 'Lasagne?' --max-calls 1 --max-new-tokens-per-call 64 --save-state s.json\n"
-            "  souschef generate --resume s.json\n"
-            "  souschef generate 'Shakshuka?' --model runs/tiny"
-        ),
-        formatter_class=fmt,
-    )
-    p.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question")
-    p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--format", choices=["markdown", "json", "jsonld"], default="markdown",
-                   help="markdown (default), json (a Recipe, or {\"reply\": ...}), schema.org jsonld")
-    p.add_argument("--mode", choices=["any", "recipe", "reply"],
-                   help="recipe or reply; default any: the domain guard chooses (the model, with --no-guard)")
-    p.add_argument("--no-guard", dest="guard", action="store_false",
-                   help="no domain guard: in mode any the model itself chooses recipe or reply")
-    p.add_argument("--max-new-tokens-per-call", type=_positive_int, default=256, metavar="N",
-                   help="tokens per call (default 256)")
-    p.add_argument("--max-total-tokens", type=_positive_int, metavar="N",
-                   help="the answer closes within N tokens (default 2048)")
-    p.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop after N calls, resumable")
-    p.add_argument("--temperature", type=float, metavar="T", help="0 is greedy (default)")
-    p.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling (default 1.0)")
-    p.add_argument("--top-k", type=int, metavar="K", help="sample among the K best (default 0: all)")
-    p.add_argument("--repetition-penalty", type=float, metavar="R",
-                   help="divide the scores of tokens already in the context by R (default 1.2; 1 is off)")
-    p.add_argument("--seed", type=int, metavar="S", help="sampling seed (default 0)")
-    p.add_argument("--save-state", metavar="FILE", help="rewrite the resumable state here after every call")
-    p.add_argument("--resume", metavar="FILE", help="continue the generation saved in FILE")
-    p.add_argument("-o", "--output", metavar="OUT", help="write the answer here (atomically)")
-    p.set_defaults(func=cmd_generate)
+    from .model_cli import add_commands as add_model_commands
 
-    p = sub.add_parser(
-        "train",
-        help="fine-tune a model (or train a tiny one) on recipes and chat exchanges",
-        description=(
-            "Fine-tune a causal language model on recipes and chat exchanges; without --data,\n"
-            "on the corpus souschef ships. Works unchanged under torchrun / accelerate launch.\n"
-            "Progress goes to stderr; a killed run continues with --resume."
-        ),
-        epilog=(
-            "examples:\n  souschef train --data mine.jsonl --lora --out runs/mine   # a SmolLM2 adapter\n"
-            "  souschef train --from-scratch tiny --out runs/tiny --max-steps 300\n"
-            "  torchrun --nproc_per_node 8 -m souschef train --base gpt2 --out runs/gpt2 --resume"
-        ),
-        formatter_class=fmt,
-    )
-    from evaluation.config import SETS  # light: no torch, no evaluate
-    from training.config import TrainConfig  # light: no torch
+    add_model_commands(sub, fmt)
+    from chat.cli import add_commands as add_chat_commands
 
-    _add_config_flags(p, TrainConfig, required=("out",))
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser(
-        "evaluate",
-        help="score a model: held-out ROUGE, off-domain contamination, validity, speed",
-        description=(
-            "Run the evaluation suite: generate answers for held-out recipes (title -> recipe, and\n"
-            "title + ingredients -> steps), off-domain and in-domain prompts, as a user gets them\n"
-            "(through the domain guard unless --no-guard), and write report.json, samples.jsonl,\n"
-            "report.md and plots to OUT. Sets left out are the ones souschef ships. Gates compare a\n"
-            "metric's point estimate (names: the keys of report.json's metrics, listed in\n"
-            "docs/EVALUATION.md); a failed gate exits 1."
-        ),
-        epilog=(
-            "examples:\n  souschef evaluate --out reports/assistant --limit 20\n"
-            "  souschef evaluate --model runs/tiny --heldout val.jsonl --out reports/val \\\n"
-            "      --fail-under rougeL=0.15 --fail-over contamination=0.05"
-        ),
-        formatter_class=fmt,
-    )
-    p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--out", required=True, metavar="DIR", help="write the report here")
-    p.add_argument("--heldout", metavar="PATH",
-                   help="held-out recipes, any format train reads (default: shipped)")
-    p.add_argument("--offdomain", metavar="PATH", help="JSONL of {prompt, topic} (default: shipped, 132)")
-    p.add_argument("--indomain", metavar="PATH", help="JSONL of {prompt} (default: shipped, 60)")
-    p.add_argument("--train", nargs="+", metavar="PATH",
-                   help="recipes the nearest-recipe baselines retrieve from (default: shipped training set)")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="at most N records of each set")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling and bootstrap seed (default 0)")
-    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy (default)")
-    p.add_argument("--max-total-tokens", type=_positive_int, default=1024, metavar="N",
-                   help="token budget per answer (default 1024)")
-    p.add_argument("--repetition-penalty", type=float, metavar="R",
-                   help="decoding's repetition penalty (default: the model's own, else 1.2)")
-    p.add_argument("--sets", type=_sets, default=SETS, metavar="NAME[,NAME...]",
-                   help="the sets to generate for: heldout, offdomain, indomain (default: all three; "
-                        "held-out quality depends on the model, contamination and refusals on the guard)")
-    p.add_argument("--no-guard", dest="guard", action="store_false", help="turn the domain guard off")
-    p.add_argument("--fail-under", type=_gate, action="append", default=[], metavar="NAME=VALUE",
-                   help="exit 1 when metric NAME is below VALUE (repeatable)")
-    p.add_argument("--fail-over", type=_gate, action="append", default=[], metavar="NAME=VALUE",
-                   help="exit 1 when metric NAME is above VALUE (repeatable)")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser(
-        "report",
-        help="work with evaluation reports",
-        description="Work with evaluation reports written by souschef evaluate.",
-        epilog="example:\n  souschef report compare reports/before reports/after",
-        formatter_class=fmt,
-    )
-    report_sub = p.add_subparsers(dest="report_command", metavar="COMMAND", parser_class=_Parser)
-    report_sub.required = True
-    p = report_sub.add_parser(
-        "compare",
-        help="two reports side by side with their differences",
-        description="Show two reports side by side: every metric, B - A, and whether the intervals overlap.",
-        epilog="example:\n  souschef report compare reports/before reports/after",
-        formatter_class=fmt,
-    )
-    p.add_argument("a", metavar="A", help="a report folder or report.json")
-    p.add_argument("b", metavar="B", help="a report folder or report.json")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.set_defaults(func=cmd_report_compare)
-    from chat.cli import add_commands
-
-    add_commands(sub, fmt)
+    add_chat_commands(sub, fmt)
     return parser
 
 

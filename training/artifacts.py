@@ -10,6 +10,7 @@ mix. While training, checkpoints live in ``OUT.checkpoints`` beside it.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import os
@@ -19,17 +20,19 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from generation.base import file_sha256
-from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError
+from recipe_schema import SCHEMA_VERSION, InputFileError, UsageError, refuse_overwriting_inputs
 
 logger = logging.getLogger("souschef.training")
 
 RECORD = "souschef.json"
 CARD = "README.md"
+GUARD = "guard.json"  # generation.guard.GUARD_FILE, named here without importing torch with it
 LIBRARIES = ("souschef", "torch", "transformers", "tokenizers", "accelerate", "peft", "pydantic")
 
 
@@ -39,20 +42,67 @@ def checkpoint_dir(out: str | Path) -> Path:
     return out.with_name(out.name + ".checkpoints")
 
 
-def check_target(out: str | Path) -> None:
+# What a souschef model directory may hold, for one written before its record listed its
+# files: save_pretrained's files (transformers 4.x and 5.x) and ours.
+MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model-*.safetensors",
+               "model.safetensors.index.json", "pytorch_model*.bin", "pytorch_model.bin.index.json",
+               "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+               "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json", RECORD, CARD,
+               GUARD, "adapter_config.json", "adapter_model.safetensors")
+# What a run keeps beside its checkpoints (resume.RUN_FILE, resume.TOKENIZER_DIR) and transformers'.
+CHECKPOINT_FILES = ("run.json", "tokenizer", "checkpoint-*", ".run.json.*.tmp", ".tokenizer.*.tmp")
+
+
+def check_target(out: str | Path, inputs: dict[str, Any] | None = None) -> None:
     """Refuse, before any work, an output path that must not be replaced.
 
     ``OUT`` may be absent (its parents are created, as ``mkdir -p``), an empty directory
-    or a model of an earlier souschef run; anything else (a file, someone's directory) is
-    left alone with a ``UsageError``.
+    or a model of an earlier souschef run holding only the files that run wrote; anything
+    else (a file, someone's directory, a model with a file added by hand) is left alone
+    with a ``UsageError``. So is an ``OUT.checkpoints`` that holds what no run put there,
+    and an output that holds one of ``inputs`` (``--data runs/x/mine.jsonl --out runs/x``).
     """
     out = Path(out)
+    ckpt = checkpoint_dir(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"out: {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / RECORD).is_file():
-        raise UsageError(f"out: {out} is not empty and holds no souschef model; choose another directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / RECORD).is_file():
+            raise UsageError(f"out: {out} is not empty and holds no souschef model; choose another directory")
+        foreign = _foreign(out, _written_files(out))
+        if foreign:
+            raise UsageError(f"out: {out} holds {_some(foreign)} that souschef did not write, which "
+                             "replacing the model would delete; move them or choose another directory")
+    if ckpt.exists() and not ckpt.is_dir():
+        raise UsageError(f"out: {ckpt} (where checkpoints go) exists and is not a directory")
+    if ckpt.is_dir():
+        foreign = _foreign(ckpt, CHECKPOINT_FILES)
+        if foreign:
+            raise UsageError(f"out: {ckpt} (where checkpoints go) holds {_some(foreign)} that no souschef "
+                             "run put there; move them or choose another directory")
     if out.parent.exists() and not out.parent.is_dir():
         raise InputFileError(str(out), f"{out.parent} is not a directory")
+    refuse_overwriting_inputs({"out": out, "out's checkpoints": ckpt}, inputs or {})
+
+
+def _written_files(out: Path) -> tuple[str, ...]:
+    """The names the run that made ``out`` wrote there (its record lists them since it lists files)."""
+    try:
+        files = json.loads((out / RECORD).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if isinstance(files, list) and all(isinstance(f, str) for f in files):
+        return tuple(files)
+    return MODEL_FILES
+
+
+def _foreign(directory: Path, patterns: tuple[str, ...]) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if not any(fnmatch(p.name, pat) for pat in patterns))
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 @contextlib.contextmanager
@@ -64,6 +114,25 @@ def staging_dir(out: str | Path) -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clear_staging(out: str | Path) -> None:
+    """Tidy what a run killed while publishing left beside ``OUT``.
+
+    A staging directory (``.OUT.*.tmp``) is deleted. An earlier model moved aside
+    (``.OUT.*.old/model``) goes back to ``OUT`` when the kill came before the new model
+    took its place, and is deleted otherwise.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        return
+    for leftover in sorted(out.parent.glob(f".{glob.escape(out.name)}.*.old")):
+        if not out.exists() and (leftover / "model").is_dir():
+            os.replace(leftover / "model", out)
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def publish(staged: Path, out: str | Path) -> None:
@@ -78,32 +147,42 @@ def publish(staged: Path, out: str | Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_model(model: Any, tokenizer: Any, config: Any, out: Path, record: dict[str, Any],
-               guard: Any = None) -> None:
+def save_model_dir(model: Any, tokenizer: Any, out: Path, record: dict[str, Any], guard: Any = None,
+                   lora: bool = False, merge: bool = False, base: str | None = None) -> None:
     """Write the final model directory (with its domain guard) into a staging directory, then publish it.
 
-    A LoRA run writes its adapter alone, unmerged (``--merge``: a whole model), in fp16:
-    half the bytes, and fp16's 10-bit mantissa keeps the adapter's small values closer
-    than bf16 would. Its record names the base and its identity for the loader.
+    Parameters
+    ----------
+    model, tokenizer
+        What training made.
+    out
+        ``OUT``; an earlier model there is replaced whole, atomically.
+    record
+        ``souschef.json``'s contents (``run_record``), which the model card also shows.
+    guard
+        A ``generation.guard.DomainGuard`` saved as ``guard.json``.
+    lora, merge, base
+        A LoRA run writes its adapter alone, unmerged, in fp16 (half the bytes; fp16's
+        10-bit mantissa keeps an adapter's small values closer than bf16 would), and its
+        record gains the adapter file's SHA-256; with ``merge`` it writes a whole merged
+        model, which loads without peft. ``base`` is the base as the user named it.
     """
-    from generation.guard import GUARD_FILE
-
-    adapter = config.lora and not config.merge
-    if config.lora and not adapter:
-        model = model.merge_and_unload()  # a plain model: loads without peft
+    adapter = lora and not merge
+    if lora and merge:
+        model = model.merge_and_unload()
     if not adapter:
         model.config.use_cache = True
     with staging_dir(out) as staged:
         if adapter:
-            _save_adapter(model, config.base, staged)
-            record["adapter_sha256"] = file_sha256(staged / "adapter_model.safetensors")
+            _save_adapter(model, base or "", staged)
+            record = {**record, "adapter_sha256": file_sha256(staged / "adapter_model.safetensors")}
         else:
             model.save_pretrained(str(staged))
             tokenizer.save_pretrained(str(staged))  # a LoRA run adds no token: its base's tokenizer serves
-        write_record(staged, record)
         if guard is not None:
-            guard.save(staged / GUARD_FILE)
-        (staged / "README.md").write_text(model_card(record), encoding="utf-8")
+            guard.save(staged / GUARD)
+        (staged / CARD).write_text(model_card(record), encoding="utf-8")
+        write_record(staged, record)  # last: it lists the files, which the next run may replace
         publish(staged, out)
     logger.info("saved %s", out)
 
@@ -164,7 +243,11 @@ def run_record(config: dict[str, Any], data: dict[str, Any], results: dict[str, 
 
 
 def write_record(directory: Path, record: dict[str, Any]) -> None:
-    """Write ``souschef.json``."""
+    """Write ``souschef.json``, listing every file of ``directory`` (itself included) under ``files``.
+
+    A later run over this directory deletes those files and no others (``check_target``).
+    """
+    record = {**record, "files": sorted({p.name for p in directory.iterdir()} | {RECORD})}
     (directory / RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

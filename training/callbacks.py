@@ -1,4 +1,4 @@
-"""Trainer callbacks: progress on stderr, and the time spent in optimizer steps.
+"""Trainer callbacks: progress on stderr, the time spent in optimizer steps, and no step too many.
 
 transformers' own ``ProgressCallback`` writes its log lines with ``tqdm.write``, which
 goes to stdout; souschef keeps stdout for machine-readable output, so the run uses
@@ -78,3 +78,21 @@ class StepTimer(TrainerCallback):
         if torch.cuda.is_available():
             torch.cuda.synchronize()  # kernels run asynchronously: wait, or the step looks free
         self.durations.append(time.perf_counter() - self._start)
+
+
+class NothingLeftToTrain(Exception):
+    """Leaves transformers' loop before a step past the run's last one (see ``StopAtLastStep``)."""
+
+
+class StopAtLastStep(TrainerCallback):
+    """Stop a run resumed from the checkpoint of its last step before it takes one step more.
+
+    transformers (5.x) fast-forwards the data to the checkpoint, then trains one batch before
+    it compares the step with ``max_steps``: ``souschef.json`` recorded 31 steps of a 30-step
+    run and another training loss. ``train`` catches the exception; the checkpoint's weights,
+    already loaded, are the result.
+    """
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.max_steps and state.global_step >= state.max_steps:
+            raise NothingLeftToTrain

@@ -57,7 +57,8 @@ class TrainConfig:
         default="souschef-model",
         metadata=_help(
             "Output directory for the fine-tuned model (created atomically at the end; "
-            "checkpoints go to OUT.checkpoints while training)."
+            "checkpoints go to OUT.checkpoints while training). An existing OUT must be empty or a "
+            "souschef model holding only the files its run wrote; it may not hold the data or base."
         ),
     )
     base: str = field(

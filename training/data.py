@@ -11,16 +11,19 @@ depend on file order, and every phrasing of one recipe is on the same side.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from recipe_schema import DataError, UsageError, answer_text, read_bytes
-from recipe_schema.model import Answer, Recipe
+from recipe_schema.model import Answer, Recipe, Reply
 
 from .formats import file_format, read_records
 from .prompts import questions_for
 from .records import RecordError, convert
+
+logger = logging.getLogger("souschef.training")
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,18 @@ def load_examples(paths: list[str], on_bad_record: str = "skip", questions_per_r
                 seen.add(key)
                 report.examples.append(example)
     return report
+
+
+def mix_offdomain(report: LoadReport) -> None:
+    """Add the shipped off-domain exchanges (reply answers) to a user's own data, in place."""
+    seen = {(e.prompt, e.answer_text) for e in report.examples}
+    shipped = load_examples(default_data_files()[1:])  # the exchanges file
+    extra = [e for e in shipped.examples
+             if isinstance(e.answer, Reply) and (e.prompt, e.answer_text) not in seen]
+    report.examples.extend(extra)
+    known = {f.sha256 for f in report.files}  # the user may have given the shipped file already
+    report.files.extend(f for f in shipped.files if f.sha256 not in known)
+    logger.info("added %d shipped off-domain exchanges (--no-mix-offdomain leaves them out)", len(extra))
 
 
 def split_examples(examples: list[Example], eval_fraction: float) -> tuple[list[Example], list[Example]]:

@@ -4,7 +4,8 @@ Each reader turns a file's bytes into ``RawRecord``s: the line a record starts
 on and either its decoded JSON object or why it could not be decoded. What a
 record *means* (a recipe, an exchange) is decided in ``records``; here we only
 find records and keep their line numbers so that every problem can be reported
-as ``FILE:LINE: why``.
+as ``FILE:LINE: why``. A record longer than ``MAX_RECORD_CHARS`` is refused here, before
+it is parsed (``FILE:LINE: too long (N characters; the limit is M)``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from recipe_schema import UsageError
+from recipe_schema.limits import MAX_RECORD_CHARS, too_long
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".json": "jsonld", ".jsonld": "jsonld"}
 
@@ -81,10 +83,16 @@ def _read_jsonl(payload: bytes) -> Iterator[RawRecord]:
             continue
         if not text:
             continue
+        if len(text) > MAX_RECORD_CHARS:  # refused before it is parsed, let alone tokenized
+            yield RawRecord(number, error=too_long(len(text), MAX_RECORD_CHARS))
+            continue
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
             yield RawRecord(number, error=f"invalid JSON: {e.msg} (column {e.colno})")
+            continue
+        except RecursionError:
+            yield RawRecord(number, error="invalid JSON: nested too deeply")
             continue
         if isinstance(obj, dict):
             yield RawRecord(number, data=obj)
@@ -122,6 +130,9 @@ def _read_csv(payload: bytes) -> Iterator[RawRecord]:
 def _csv_row(line: int, row: dict[str | None, Any]) -> RawRecord:
     if None in row:  # more cells than header columns
         return RawRecord(line, error=f"{len(row[None])} more cells than the header has columns")
+    size = sum(len(v) for v in row.values() if isinstance(v, str))
+    if size > MAX_RECORD_CHARS:
+        return RawRecord(line, error=too_long(size, MAX_RECORD_CHARS))
     data: dict[str, Any] = {}
     for key, value in row.items():
         assert key is not None
@@ -160,11 +171,19 @@ def _read_jsonld(payload: bytes) -> Iterator[RawRecord]:
     except json.JSONDecodeError as e:
         yield RawRecord(e.lineno, error=f"invalid JSON: {e.msg} (column {e.colno})")
         return
+    except RecursionError:
+        yield RawRecord(1, error="invalid JSON: nested too deeply")
+        return
     if not isinstance(document, (dict, list)):
         yield RawRecord(1, error=f"expected a JSON object or list, got {type(document).__name__}")
         return
     for node in _recipe_nodes(document):
-        yield RawRecord(getattr(node, "line", 1), data=dict(node))
+        line = getattr(node, "line", 1)
+        size = len(json.dumps(node, ensure_ascii=False))
+        if size > MAX_RECORD_CHARS:
+            yield RawRecord(line, error=too_long(size, MAX_RECORD_CHARS))
+        else:
+            yield RawRecord(line, data=dict(node))
 
 
 def _recipe_nodes(document: Any) -> Iterator[Any]:

@@ -7,7 +7,8 @@ Fields the schema does not know (``source``, ``license``, ``url``) are kept as
 metadata and are never a reason to reject a record. Text gets light cleanup
 (whitespace collapsed, blank lines dropped) and the result is validated with the
 schema itself: a record whose *required* fields are unusable is rejected with the
-reason, an optional field that does not validate is dropped with a note.
+reason, an optional field that does not validate is dropped with a note. A text
+longer than ``MAX_FIELD_CHARS`` rejects its record: it would be trained on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from recipe_schema import Recipe, Reply
+from recipe_schema.limits import MAX_FIELD_CHARS, too_long
 from recipe_schema.model import Answer
 
 # schema.org name -> schema field. Targets are checked against Recipe.model_fields
@@ -75,8 +77,23 @@ def convert(data: dict[str, Any]) -> Converted:
     'Toast'
     """
     if "prompt" in data or "answer" in data:
-        return _exchange(data)
-    return _recipe(data)
+        converted = _exchange(data)
+        _check_sizes({"prompt": converted.prompt}, "")
+        _check_sizes(converted.answer.model_dump(exclude_none=True), "/answer")
+        return converted
+    converted = _recipe(data)
+    _check_sizes(converted.answer.model_dump(exclude_none=True), "")
+    return converted
+
+
+def _check_sizes(fields: dict[str, Any], prefix: str) -> None:
+    """Refuse a text longer than ``MAX_FIELD_CHARS``: the tokenizer and the guard train on it."""
+    for name, value in fields.items():
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if isinstance(item, str) and len(item) > MAX_FIELD_CHARS:
+                where = f"{prefix}/{name}" + (f"/{i}" if isinstance(value, list) else "")
+                raise RecordError(f"{where}: {too_long(len(item), MAX_FIELD_CHARS)}")
 
 
 def _exchange(data: dict[str, Any]) -> Converted:

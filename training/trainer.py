@@ -9,11 +9,12 @@ checkpoints in ``OUT.checkpoints`` and, only when CUDA is present, bf16, TF32,
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import os
 import shutil
 import statistics
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -22,12 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import InputFileError, UsageError, format_prompt
+from recipe_schema import Recipe, UsageError, format_prompt
 
-from .artifacts import check_target, checkpoint_dir, run_record, save_model
+from .artifacts import check_target, checkpoint_dir, clear_staging, run_record, save_model_dir
 from .config import MAX_DEFAULT_SEQ_LEN, TrainConfig
-from .data import DataError, Example, LoadReport, load_examples, split_examples
-from .resume import RUN_FILE, TOKENIZER_DIR, find_checkpoint, run_identity
+from .data import (
+    DataError,
+    Example,
+    LoadReport,
+    default_data_files,
+    load_examples,
+    mix_offdomain,
+    split_examples,
+)
+from .resume import TOKENIZER_DIR, find_checkpoint, prepare_checkpoints, run_identity
 
 logger = logging.getLogger("souschef.training")
 
@@ -90,10 +99,12 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
 
         require_peft()
     out = Path(config.out).expanduser()
-    check_target(out)
+    base = None if config.from_scratch else config.base  # a hub name resolves to no file here
+    check_target(out, {"data": config.data or default_data_files(), "val_data": config.val_data,
+                       "base": base})
     report = load_examples(config.data, config.on_bad_record)
     if config.data and config.mix_offdomain and report.examples:  # the user's data must stand alone
-        _mix_offdomain(report)
+        mix_offdomain(report)
     for bad in report.bad_records:
         logger.warning("skipped %s", bad)
     for note in report.notes:
@@ -109,6 +120,9 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         raise DataError(
             "no usable training examples in " + ", ".join(f.path for f in report.files), report.bad_records
         )
+    if not any(isinstance(e.answer, Recipe) for e in train_examples):
+        logger.warning("training on 0 recipes (all %d training examples are replies): the model will not "
+                       "learn to write a recipe", len(train_examples))
 
     import torch
     from accelerate import PartialState
@@ -121,13 +135,9 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
     last = find_checkpoint(config, ckpt, identity)
     try:
         with state.main_process_first():
-            if state.is_main_process and last is None:
-                shutil.rmtree(ckpt, ignore_errors=True)  # leftovers of a run that never checkpointed
-                try:
-                    ckpt.mkdir(parents=True)
-                except OSError as e:
-                    raise InputFileError(str(ckpt), e.strerror or str(e)) from None
-                (ckpt / RUN_FILE).write_text(json.dumps(identity, indent=2), encoding="utf-8")
+            if state.is_main_process:
+                clear_staging(out)  # what a run killed while publishing left beside OUT
+                prepare_checkpoints(ckpt, identity, last)
             built = _build_model(config, train_examples, ckpt / TOKENIZER_DIR, state.is_main_process)
         return _train_and_save(config, state, built, train_examples, val_examples, report, last, callbacks)
     except BaseException:
@@ -135,22 +145,6 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         if state.is_main_process and ckpt.is_dir() and not any(ckpt.glob("checkpoint-*")):
             shutil.rmtree(ckpt, ignore_errors=True)
         raise
-
-
-def _mix_offdomain(report: LoadReport) -> None:
-    """Add the shipped off-domain exchanges (reply answers) to a user's own data."""
-    from recipe_schema import Reply
-
-    from .data import default_data_files
-
-    seen = {(e.prompt, e.answer_text) for e in report.examples}
-    shipped = load_examples(default_data_files()[1:])  # the exchanges file
-    extra = [e for e in shipped.examples
-             if isinstance(e.answer, Reply) and (e.prompt, e.answer_text) not in seen]
-    report.examples.extend(extra)
-    known = {f.sha256 for f in report.files}  # the user may have given the shipped file already
-    report.files.extend(f for f in shipped.files if f.sha256 not in known)
-    logger.info("added %d shipped off-domain exchanges (--no-mix-offdomain leaves them out)", len(extra))
 
 
 def _train_and_save(
@@ -199,7 +193,7 @@ def _train_and_save(
 
     from transformers import PrinterCallback, ProgressCallback, Trainer
 
-    from .callbacks import StderrProgress, StepTimer
+    from .callbacks import NothingLeftToTrain, StderrProgress, StepTimer, StopAtLastStep
 
     timer = StepTimer()
     # Trainer sets model.config.use_cache = args.use_cache (False). That matters: with a
@@ -211,7 +205,7 @@ def _train_and_save(
         eval_dataset=val_rows or None,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[StderrProgress(), timer, *(callbacks or [])],
+        callbacks=[StderrProgress(), timer, StopAtLastStep(), *(callbacks or [])],
     )
     trainer.remove_callback(ProgressCallback)  # writes its logs to stdout
     trainer.remove_callback(PrinterCallback)
@@ -226,7 +220,10 @@ def _train_and_save(
         "CUDA" if cuda else "CPU",
     )
     with expected_warnings():
-        trainer.train(resume_from_checkpoint=str(last) if last else None)
+        try:
+            trainer.train(resume_from_checkpoint=str(last) if last else None)
+        except NothingLeftToTrain:  # resumed from the last step's checkpoint, now loaded: done
+            trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
         val_loss = _final_eval(trainer) if val_rows else None
 
     history = trainer.state.log_history
@@ -270,7 +267,8 @@ def _train_and_save(
         results["guard"] = guard_summary(guard)
         record = run_record(resolved, data, results)
         record.update(prompt_format=built.prompt_format, base_identity=built.base_identity)
-        save_model(trainer.model, built.tokenizer, config, out, record, guard)
+        save_model_dir(trainer.model, tokenizer, out, record, guard, lora=config.lora, merge=config.merge,
+                       base=config.base)
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(
@@ -393,8 +391,11 @@ def _build_model(config: TrainConfig, examples: list[Any], tokenizer_dir: Path, 
         identity = model_identity(model, tokenizer)
         prepare_for_training(model, tokenizer, pad_vocabulary=not config.lora)
         built = Built(model, tokenizer, default_prompt_format(tokenizer), identity)
-    if main and not tokenizer_dir.is_dir():
-        tokenizer.save_pretrained(str(tokenizer_dir))
+    if main and not tokenizer_dir.is_dir():  # whole or not at all: a resume loads it
+        staged = Path(tempfile.mkdtemp(prefix=f".{tokenizer_dir.name}.", suffix=".tmp",
+                                       dir=tokenizer_dir.parent))
+        tokenizer.save_pretrained(str(staged))
+        os.replace(staged, tokenizer_dir)
     if config.lora:
         built.model = apply_lora(built.model)
     return built

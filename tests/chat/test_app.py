@@ -116,13 +116,37 @@ def test_servings_rescale_the_recipes_shown(client, served):
 @pytest.mark.parametrize("args, message", [
     ((99, "like", ""), "no answer 99"),
     ((0, "meh", ""), "rating"),
+    ((0, "like", "x" * 2_000_001), r"the comment is too long \(2000001 characters; the limit is 2000\)"),
 ])
-def test_rating_something_that_cannot_be_rated_is_an_error(client, args, message):
+def test_rating_something_that_cannot_be_rated_is_an_error(client, served, args, message):
     from gradio_client.exceptions import AppError
 
     client.predict("Toast?", 0.0, None, api_name="/respond")
+    stored = len(rows(served.db))
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name="/rate")
+    assert len(rows(served.db)) == stored
+
+
+# (endpoint, what a hostile client sends, what it is told): one line back, no traceback on the server
+MALFORMED = [
+    ("/respond", ("Toast?", 0.0, "abc"), r"Servings: not a valid value \('abc'\)"),
+    ("/respond", ("Toast?", "hot", None), r"Temperature: not a valid value \('hot'\)"),
+    ("/rerender", ("abc",), r"Servings: not a valid value \('abc'\)"),
+    ("/rate", ("abc", "like", ""), "turn must be a whole number, not 'abc'"),
+    ("/rate", (0, ["like"], ""), "rating and comment must be text"),
+]
+
+
+@pytest.mark.parametrize("api, args, message", MALFORMED)
+def test_malformed_client_input_is_one_line_for_the_client_and_no_traceback_on_the_server(
+        client, capfd, api, args, message):
+    from gradio_client.exceptions import AppError
+
+    capfd.readouterr()
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name=api)
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_an_empty_question_is_an_error(client):

@@ -106,18 +106,87 @@ def test_an_acknowledged_event_survives_the_app_being_killed(tmp_path):
     assert [(r["id"], r["prompt"], r["rating"]) for r in rows(db)] == [(acknowledged, "q?", "like")]
 
 
+def corrupt_index(db: Path) -> None:
+    """A feedback database whose index page is garbage: SQLite itself still opens it."""
+    store = FeedbackStore(db)
+    for i in range(60):
+        store.record(event(f"a{i}", prompt="Toast for two? " * 10))
+    with sqlite3.connect(db) as conn:
+        query = "SELECT rootpage FROM sqlite_master WHERE name='feedback_by_answer'"
+        root = conn.execute(query).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * size + 8:(root - 1) * size + 60] = b"\xff" * 52
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("read_only", [False, True])
 @pytest.mark.parametrize("make, error, message", [
     (lambda p: None, InputFileError, "no such file"),
     (lambda p: p.mkdir(), InputFileError, "is a directory"),
     (lambda p: p.write_bytes(b"not a database at all" * 100), DataError, "not a usable feedback database"),
     (lambda p: sqlite3.connect(p).execute("CREATE TABLE x (y)").connection.commit(), DataError,
      "not a souschef feedback database"),
+    (corrupt_index, DataError, r"the feedback database is corrupt \(SQLite quick_check: On tree page"),
 ])
-def test_unusable_database_is_a_clear_error(tmp_path, make, error, message):
+def test_unusable_database_is_a_clear_error(tmp_path, make, error, message, read_only):
     db = tmp_path / "f.db"
     make(db)
     with pytest.raises(error, match=message):
-        FeedbackStore(db, create=False)
+        FeedbackStore(db, create=False, read_only=read_only)
+
+
+def test_reading_a_database_writes_nothing_and_an_empty_file_stays_empty(tmp_path):
+    db = tmp_path / "f.db"
+    FeedbackStore(db).record(event())
+    before = db.read_bytes()
+    feedback_stats(db)
+    export_feedback(db, tmp_path / "out.jsonl")
+    assert db.read_bytes() == before
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(DataError, match=r"not a souschef feedback database \(an empty file\)"):
+        feedback_stats(empty)
+    with pytest.raises(DataError, match="an empty file"):
+        export_feedback(empty, tmp_path / "e.jsonl")
+    assert empty.stat().st_size == 0 and not (tmp_path / "e.jsonl").exists()
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A folder mounted read-only (root and mount(8) needed: skipped elsewhere)."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("a read-only mount needs root")
+    source, mounted = tmp_path / "source", tmp_path / "ro"
+    source.mkdir()
+    mounted.mkdir()
+    if subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True).returncode:
+        pytest.skip("mount is not permitted here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(mounted)], capture_output=True).returncode:
+            pytest.skip("a read-only remount is not permitted here")
+        yield source, mounted
+    finally:
+        subprocess.run(["umount", str(mounted)], capture_output=True)
+
+
+def test_stats_and_export_read_a_database_on_a_read_only_mount(read_only_mount, tmp_path):
+    source, mounted = read_only_mount
+    store = FeedbackStore(source / "f.db")
+    store.record(event("a1", "like"))
+    store.record(event("a2", "dislike", REPLY, prompt="Tax advice?"))
+    assert feedback_stats(mounted / "f.db")["events"] == 2
+    summary = export_feedback(mounted / "f.db", tmp_path / "out.jsonl")
+    assert (summary.liked, summary.rejected) == (1, 1)
+
+
+def test_a_comment_is_capped(tmp_path):
+    FeedbackStore(tmp_path / "f.db").record(event(comment="x" * 2000))
+    with pytest.raises(UsageError, match=r"comment is too long \(2000001 characters; the limit is 2000\)"):
+        event(comment="x" * 2_000_001)
 
 
 def test_a_missing_directory_is_refused(tmp_path):
@@ -186,7 +255,7 @@ def test_export_refuses_a_file_training_could_not_read(tmp_path):
     FeedbackStore(tmp_path / "f.db")
     with pytest.raises(UsageError, match=".jsonl"):
         export_feedback(tmp_path / "f.db", tmp_path / "liked.csv")
-    with pytest.raises(UsageError, match="two different files"):
+    with pytest.raises(UsageError, match="out and rejected are one file"):
         export_feedback(tmp_path / "f.db", tmp_path / "a.jsonl", tmp_path / "a.jsonl")
 
 
@@ -248,6 +317,12 @@ def test_cli_stats_text(cli, db_with_feedback):
     (["feedback", "export", "--db", "{tmp}/missing.db", "--out", "{tmp}/o.jsonl"], 2, "no such file"),
     (["feedback", "stats", "--db", "{tmp}/corrupt.db"], 1, "not a usable feedback database"),
     (["feedback", "export", "--db", "{tmp}/corrupt.db", "--out", "{tmp}/o.jsonl"], 1, "not a usable"),
+    (["feedback", "stats", "--db", "{tmp}/index.db"], 1, "the feedback database is corrupt"),
+    (["feedback", "export", "--db", "{tmp}/index.db", "--out", "{tmp}/o.jsonl"], 1, "is corrupt"),
+    (["chat", "--model", "{tmp}/no-model", "--feedback-db", "{tmp}/index.db", "--port", "{port}"], 1,
+     "is corrupt"),
+    (["feedback", "stats", "--db", "{tmp}/empty.db"], 1, "not a souschef feedback database (an empty file)"),
+    (["feedback", "export", "--db", "{tmp}/empty.db", "--out", "{tmp}/o.jsonl"], 1, "(an empty file)"),
     (["feedback", "export", "--db", "{tmp}/f.db", "--out", "{tmp}/o.txt"], 2, "must be a .jsonl file"),
     (["feedback", "export", "--db", "{tmp}/f.db", "--out", "{tmp}/no-dir/o.jsonl"], 2, "directory does not"),
     (["feedback", "stats"], 2, "--db"),
@@ -255,15 +330,24 @@ def test_cli_stats_text(cli, db_with_feedback):
     (["chat", "--port", "70000"], 2, "must be from 1 to 65535"),  # checked before any model loads
     (["chat", "--model", "x", "--port", "0"], 2, "must be from 1 to 65535"),
     (["chat", "--model", "{tmp}/no-model", "--feedback-db", "{tmp}/no-dir/f.db"], 2, "directory does not"),
+    (["chat", "--model", "{tmp}/no-model", "--host", "999.1.1.1", "--feedback-db", "{tmp}/f2.db"], 2,
+     "cannot serve on 999.1.1.1:7860: unknown host"),
+    (["chat", "--model", "{tmp}/no-model", "--host", "192.0.2.1", "--feedback-db", "{tmp}/f2.db"], 2,
+     "cannot serve on 192.0.2.1:7860: Cannot assign"),  # an address of another machine
 ])
 def test_cli_errors_are_one_line_with_the_house_exit_codes(cli, tmp_path, db_with_feedback, args, code,
                                                            message):
     (tmp_path / "corrupt.db").write_bytes(b"\x00garbage" * 512)
-    got, out, err = cli([a.replace("{tmp}", str(tmp_path)) for a in args])
+    corrupt_index(tmp_path / "index.db")
+    (tmp_path / "empty.db").touch()
+    from tests.chat.conftest import free_port
+
+    port = str(free_port())
+    got, out, err = cli([a.replace("{tmp}", str(tmp_path)).replace("{port}", port) for a in args])
     assert got == code
     assert message in err and out == ""
     assert len(err.strip().splitlines()) == 1 or err.startswith("usage:")
-    assert not (tmp_path / "o.jsonl").exists()  # nothing half-written
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "f2.db").exists()  # nothing written
 
 
 def test_cli_chat_with_a_missing_model_fails_before_serving(cli, tmp_path):
@@ -271,3 +355,17 @@ def test_cli_chat_with_a_missing_model_fails_before_serving(cli, tmp_path):
     model, db = str(tmp_path / "no-model"), str(tmp_path / "f.db")
     code, _, err = cli(["chat", "--model", model, "--feedback-db", db])
     assert code == 2 and "cannot load model" in err
+
+
+def test_cli_chat_on_a_port_in_use_is_one_line_before_the_model_loads(cli, tmp_path):
+    import socket
+
+    pytest.importorskip("gradio")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = cli(["chat", "--model", str(tmp_path / "no-model"), "--port", str(port),
+                              "--feedback-db", str(tmp_path / "f.db")])
+    assert (code, out) == (2, "")
+    assert err == f"souschef: error: cannot serve on 127.0.0.1:{port}: Address already in use\n"  # no banner

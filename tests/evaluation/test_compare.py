@@ -145,3 +145,14 @@ def test_compare_works_on_reports_read_back_from_disk(tmp_path, a, b):
     write_report(tmp_path / "b", b, [])
     result = compare_reports(load_report(tmp_path / "a"), load_report(tmp_path / "b" / "report.json"))
     assert result == compare_reports(a, b)
+
+
+def test_cli_compare_of_a_report_whose_metric_is_text_is_one_line_exit_2(cli, tmp_path, a):
+    write_report(tmp_path / "a", a, [])
+    broken = copy.deepcopy(a)
+    broken["metrics"]["rougeL"]["value"] = "0.25"
+    (tmp_path / "b.json").write_text(json.dumps(broken))
+    code, out, err = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b.json")])
+    assert (code, out) == (2, "")
+    assert err == (f'souschef: error: {tmp_path / "b.json"}: not a souschef report '
+                   '(metrics.rougeL.value is "0.25", not a number)\n')

@@ -244,6 +244,19 @@ def test_contamination_plot_without_topics_is_still_written(tmp_path):
         (b'{"format": "other/1"}', "not a souschef report"),
         (b'{"format": "souschef-report/9", "metrics": {}}', "not supported"),
         (b'{"format": "souschef-report/1"}', "no \"metrics\""),
+        # a metric `report compare` and the Markdown compute with, edited into something else
+        (b'{"format": "souschef-report/1", "metrics": {"rougeL": {"value": "0.3"}}}',
+         'metrics.rougeL.value is "0.3", not a number'),
+        (b'{"format": "souschef-report/1", "metrics": {"rougeL": "high"}}',
+         'metrics.rougeL is "high", not an object'),
+        (b'{"format": "souschef-report/1", "metrics": {"rougeL": {"value": 0.3, "low": true}}}',
+         "metrics.rougeL.low is true, not a number"),
+        (b'{"format": "souschef-report/1", "metrics": {"rougeL": {"value": NaN}}}',
+         "metrics.rougeL.value is NaN, not a number"),
+        (b'{"format": "souschef-report/1", "metrics": {"rougeL": {"value": 0.3, "n": 2.5}}}',
+         "metrics.rougeL.n is 2.5, not a whole number"),
+        (b'{"format": "souschef-report/1", "metrics": {"rougeL": {"value": 0.3, "unit": ["%"]}}}',
+         'metrics.rougeL.unit is ["%"], not text'),
     ],
 )
 def test_load_report_errors_are_one_line_input_file_errors(tmp_path, content, reason):

@@ -14,6 +14,7 @@ from evaluation.suite import (
     _percentile,
     baselines,
     check_gates,
+    load_sets,
     nearest,
     rouge_scores,
     run_suite,
@@ -75,8 +76,25 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     bad.write_text('{"prompt": "ok", "topic": "x"}\n{"topic": "x"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"off.jsonl:2: missing key 'prompt'"):
         run_suite(SuiteConfig(model="unused", offdomain=str(bad)), progress=False, generator=object())
+    long = tmp_path / "long.jsonl"
+    long.write_text(json.dumps({"prompt": "why " * 3000}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"long.jsonl:1: prompt is too long \(12000 characters; the limit is"):
+        run_suite(SuiteConfig(model="unused", indomain=str(long)), progress=False, generator=object())
     with pytest.raises(UsageError):
         SuiteConfig(model="x", limit=0)
+
+
+def test_invalid_held_out_records_are_named_not_dropped_in_silence(tmp_path, caplog):
+    heldout = tmp_path / "heldout.jsonl"
+    heldout.write_text(json.dumps(TOAST.model_dump(exclude_none=True)) + "\n"
+                       + json.dumps({"title": "No steps", "ingredients": ["x"]}) + "\n{not json\n",
+                       encoding="utf-8")
+    with caplog.at_level("WARNING", logger="souschef.evaluation"):
+        sets = load_sets(SuiteConfig(model="unused", heldout=str(heldout)))
+    assert [r.title for r in sets.heldout] == ["Butter toast"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipped {heldout}:2: no steps (or recipeInstructions / directions)",
+        f"skipped {heldout}:3: invalid JSON: Expecting property name enclosed in double quotes (column 2)"]
 
 
 def _quick(tiny_path: str, **more) -> SuiteConfig:

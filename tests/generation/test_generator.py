@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import corpus
-from generation import GenerationState, RecipeGenerator
+from generation import GenerationState, RecipeGenerator, Settings
 from recipe_schema import (
     ModelLoadError,
     Recipe,
@@ -95,7 +95,7 @@ def test_a_generation_resumed_in_another_process_equals_the_single_run(tiny, tmp
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from generation import GenerationState, RecipeGenerator
+        from generation import GenerationState, RecipeGenerator, Settings
         gen = RecipeGenerator.from_pretrained({str(path)!r})
         p = Path({str(state_file)!r})
         state = gen.step(GenerationState.from_json(p.read_text()), 60)
@@ -140,14 +140,30 @@ def test_max_calls_stops_early_with_a_resumable_state(tiny):
 
 # ------------------------------------------------------------ refused states
 def _tamper(state: GenerationState, **changes) -> GenerationState:
+    """An edit made in memory, or by a tool that recomputes the digest: the generator must see it."""
     data = json.loads(state.to_json())
     data.update(changes)
-    return GenerationState.from_json(json.dumps(data))
+    settings = Settings(**data.pop("settings"))
+    data.pop("digest")
+    return GenerationState(settings=settings, **data)
 
 
-def test_tampered_states_are_refused(tiny):
+def _edit_file(text: str, edit) -> str:
+    """An edit by hand: the saved JSON changed, its digest left as it was."""
+    data = json.loads(text)
+    edit(data)
+    return json.dumps(data)
+
+
+@pytest.fixture
+def partial(tiny) -> GenerationState:
     _, gen = tiny
-    state = gen.step(gen.start(PROMPT, mode="recipe", max_total_tokens=200), 30)
+    return gen.step(gen.start(PROMPT, mode="recipe", max_total_tokens=200), 30)
+
+
+def test_tampered_states_are_refused(tiny, partial):
+    _, gen = tiny
+    state = partial
     ids, x = state.generated_ids, gen.tokenizer.convert_tokens_to_ids("x")
     cases = {
         "grammar state does not match": _tamper(state, grammar_state=state.grammar_state + 1),
@@ -155,10 +171,63 @@ def test_tampered_states_are_refused(tiny):
         "another schema": _tamper(state, grammar="0" * 24),
         "another model": _tamper(state, model="gpt2:deadbeef"),
         "says finished": _tamper(state, finished=True),
+        "prompt ids are not those of its prompt": _tamper(state, prompt="How do I fix my car?"),
+        "prompt ids are not those of its prompt ": _tamper(state, prompt_ids=state.prompt_ids[:-1] + [7]),
+        "max_total_tokens=3 is too small for this generation": _tamper(
+            state, settings={**json.loads(state.to_json())["settings"], "max_total_tokens": 3}),
     }
     for message, bad in cases.items():
-        with pytest.raises(StateError, match=message):
+        with pytest.raises(UsageError, match=re.escape(message.strip())):
             gen.step(bad, 10)
+        with pytest.raises(UsageError, match=re.escape(message.strip())):
+            gen.continue_(bad, 10)  # a state that says finished is read without a step: still checked
+
+
+# (an edit by hand of a saved state, what the refusal says): each was once accepted or crashed
+CHANGED = "changed after souschef saved it"
+HAND_EDITS = [
+    (lambda d: d["generated_ids"].__setitem__(3, d["generated_ids"][3] + 1), CHANGED),
+    (lambda d: d["prompt_ids"].__setitem__(0, 7), "changed after souschef saved it"),
+    (lambda d: d.update(prompt="How do I fix my car?"), "changed after souschef saved it"),
+    (lambda d: d.update(calls=-3), "changed after souschef saved it"),
+    (lambda d: d["settings"].update(max_total_tokens=1), "changed after souschef saved it"),
+    (lambda d: d.update(finished=True), "changed after souschef saved it"),
+    (lambda d: d.pop("digest"), "no digest"),
+    (lambda d: d.update(version=1), "predates the integrity check"),
+    (lambda d: d.update(version=1, digest=None), "predates the integrity check"),
+]
+
+
+@pytest.mark.parametrize("edit, message", HAND_EDITS)
+def test_a_state_edited_by_hand_is_refused(partial, edit, message):
+    with pytest.raises(StateError, match=message) as err:
+        GenerationState.from_json(_edit_file(partial.to_json(), edit))
+    assert err.value.exit_code == 2
+
+
+def test_a_reformatted_state_file_is_still_accepted(tiny, partial):
+    _, gen = tiny
+    pretty = json.dumps(json.loads(partial.to_json()), indent=4, sort_keys=True)  # what `jq .` makes of it
+    assert gen.step(GenerationState.from_json(pretty), 5).generated_ids[:len(partial.generated_ids)] == \
+        partial.generated_ids
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"temperature": float("nan")}, "temperature must be a number from 0 to 2, not nan"),
+    ({"temperature": 5}, "temperature must be a number from 0 to 2, not 5"),
+    ({"repetition_penalty": float("nan")}, "repetition_penalty must be a number above 0"),
+    ({"top_p": 0}, "top_p must be a number above 0 and at most 1"),
+    ({"top_k": 2.5}, "top_k must be a whole number"),
+    ({"seed": True}, "seed must be a whole number"),
+    ({"max_total_tokens": 10**9}, "max_total_tokens must be a whole number from 1 to 65536"),
+])
+def test_settings_out_of_range_are_usage_errors(settings, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        Settings(**settings)
+
+
+def test_a_state_cannot_be_saved_with_a_value_json_does_not_have(partial):
+    assert "NaN" not in partial.to_json() and json.loads(partial.to_json())["digest"].startswith("sha256:")
 
 
 def test_a_state_from_another_model_is_refused(tiny):
@@ -169,7 +238,7 @@ def test_a_state_from_another_model_is_refused(tiny):
         gen.step(state)
 
 
-@pytest.mark.parametrize("text", ["", "{}", "[1]", '{"version": 1}', '{"version": 99}', "not json"])
+@pytest.mark.parametrize("text", ["", "{}", "[1]", '{"version": 99}', '{"version": 2}', "not json"])
 def test_malformed_state_files_are_refused(text):
     with pytest.raises(StateError, match="unreadable generation state"):
         GenerationState.from_json(text)
@@ -196,6 +265,10 @@ def test_empty_and_oversized_prompts_are_usage_errors(tiny):
         gen.generate("   ")
     with pytest.raises(UsageError, match="no room left"):
         gen.generate("tomato " * 200)
+    with pytest.raises(UsageError, match=r"the prompt is too long \(10001 characters; the limit is 10000\)"):
+        gen.generate("x" * 10_001)  # refused before the guard or the tokenizer reads it
+    with pytest.raises(UsageError, match="not UTF-8 text"):
+        gen.generate("pancakes \udcff")  # what a command line's byte 0xff becomes
 
 
 # ------------------------------------------------------------ the grammar

@@ -52,10 +52,20 @@ CASES = [
     (["render", "{valid}", "--format", "pdf"], b"", 2, "", "invalid choice: 'pdf'"),
     (["render", "{missing}"], b"", 2, "", "no such file"),
     (["render", "-"], json.dumps(VALID).encode(), 0, "1. Toast the bread.", ""),
+    (["validate", "{reply}"], b"", 0, "{reply}: valid (a reply)", ""),  # what generate --format json wrote
+    (["validate", "-"], b'{"reply": ""}', 1, "-: /reply: String should have at least 1 character", ""),
+    (["validate", "-"], b'{"reply": "ok", "title": "x"}', 1, "-: /title: Extra inputs are not permitted", ""),
+    (["render", "{reply}"], b"", 0, "I only cook.\n", ""),
+    (["render", "{reply}", "--format", "json"], b"", 0, '"reply": "I only cook."', ""),
+    (["render", "{reply}", "--servings", "2"], b"", 1, "", "a reply has no servings to scale"),
     (["parse-ingredient", "2-3 cloves garlic, minced"], b"", 0, "clove  garlic  minced", ""),
     (["parse-ingredient", "1 1/2 cups flour", "--json"], b"", 0, '"quantity": 1.5', ""),
     (["schema"], b"", 0, '"$schema": "https://json-schema.org/draft/2020-12/schema"', ""),
     ([], b"", 2, "", "the following arguments are required: COMMAND"),
+    (["evaluate", "--model", "m", "--out", "r", "--fail-over", "contamination=nan"], b"", 2, "",
+     "argument --fail-over: not a finite number: 'nan'"),
+    (["evaluate", "--model", "m", "--out", "r", "--temperature", "nan"], b"", 2, "",
+     "argument --temperature: must be a number from 0 to 2, not nan"),
     (["cook"], b"", 2, "", "invalid choice: 'cook'"),
 ]
 
@@ -68,6 +78,7 @@ def test_cli(cli, files, tmp_path, args, stdin, code, out, err):
         "wrapped": files("wrapped.txt", f"Sure!\n```json\n{json.dumps(VALID)}\n```\nEnjoy."),
         "unserved": files("unserved.json", {k: v for k, v in VALID.items() if k != "servings"}),
         "missing": str(tmp_path / "missing.json"),
+        "reply": files("reply.json", {"reply": "I only cook."}),
     }
     args = [a.format(**names) for a in args]
     got_code, got_out, got_err = cli(args, stdin)
@@ -117,7 +128,8 @@ def test_validate_json_output_is_one_array(cli, files):
     code, out, _ = cli(["validate", valid, invalid, "--json"])
     assert code == 1
     results = json.loads(out)
-    assert [(r["file"], r["valid"]) for r in results] == [(valid, True), (invalid, False)]
+    assert [(r["file"], r["valid"], r["kind"]) for r in results] == [(valid, True, "recipe"),
+                                                                     (invalid, False, "recipe")]
     assert {"pointer": "/title", "message": "'' should be non-empty"} in results[1]["errors"]
 
 
@@ -185,3 +197,92 @@ def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "souschef", "--version"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("souschef ")
+
+
+# ------------------------------------------------- no output may be an input
+def _feedback_db(path: Path) -> None:
+    from chat.feedback import FeedbackEvent, FeedbackStore
+    from recipe_schema import Reply
+
+    FeedbackStore(path).record(FeedbackEvent("a1", "Tax advice?", Reply(reply="I only cook."), "m", "like"))
+
+
+def _model_dir(path: Path) -> None:
+    path.mkdir()
+    (path / "config.json").write_text("{}")
+    (path / "souschef.json").write_text('{"files": ["config.json", "souschef.json"]}')
+
+
+OVERWRITES = [
+    # (args, exit code, stderr must contain): every one leaves every file in tmp_path as it was
+    (["render", "{recipe}", "-o", "{recipe}"], 2, "-o/--output: {recipe} is the FILE input"),
+    (["render", "{recipe}", "-o", "{link}"], 2, "is the FILE input"),  # a symbolic link to it
+    (["render", "{recipe}", "-o", "{hardlink}"], 2, "is the FILE input"),  # a hard link to it
+    (["generate", "--resume", "{state}", "--model", "{model}", "-o", "{state}"], 2,
+     "-o/--output: {state} is the --resume input"),
+    (["generate", "Toast?", "--model", "{model}", "-o", "{model}/config.json"], 2,
+     "is a file of the --model input"),
+    (["generate", "Toast?", "--model", "{model}", "--save-state", "{model}/souschef.json"], 2,
+     "is a file of the --model input"),
+    (["generate", "Toast?", "--model", "{model}", "-o", "{state}", "--save-state", "{state}"], 2,
+     "-o/--output and --save-state are one file"),
+    (["feedback", "export", "--db", "{db}", "--out", "{tmp}/v.jsonl", "--rejected", "{db}"], 2,
+     "rejected: {db} is the db input"),
+    (["feedback", "export", "--db", "{jsonl_db}", "--out", "{jsonl_db}"], 2, "is the db input"),
+    (["feedback", "export", "--db", "{db}", "--out", "{tmp}/v.jsonl", "--rejected", "{db}-wal"], 2,
+     "is the db input"),  # the WAL holds committed rows
+    (["feedback", "export", "--db", "{db}", "--out", "{tmp}/a.jsonl", "--rejected", "{tmp}/a.jsonl"], 2,
+     "out and rejected are one file"),
+    (["evaluate", "--model", "{model}", "--out", "{notes}"], 2,
+     "out: {notes} holds report.md that souschef did not write"),
+    (["evaluate", "--model", "{model}", "--out", "{tmp}/r", "--heldout", "{tmp}/r/samples.jsonl"], 2,
+     "is the --heldout input"),
+    (["evaluate", "--model", "{model}", "--out", "{recipe}"], 2, "exists and is not a directory"),
+    (["train", "--out", "{model}", "--data", "{model}/mine.jsonl"], 2,
+     "holds mine.jsonl that souschef did not"),
+    (["train", "--out", "{legacy}", "--data", "{tmp}/data.jsonl"], 2,
+     "holds notes.txt that souschef did not write"),  # a model whose record predates its file list
+    (["train", "--out", "{tmp}/m", "--data", "{tmp}/m.checkpoints/mine.jsonl"], 2,
+     "holds mine.jsonl that no souschef run put there"),
+    (["train", "--out", "{base}", "--base", "{base}", "--data", "{tmp}/data.jsonl"], 2,
+     "out: {base} is the base input"),
+    (["train", "--out", "{tmp}", "--data", "{tmp}/data.jsonl"], 2, "holds no souschef model"),
+]
+
+
+@pytest.mark.parametrize("args, code, message", OVERWRITES)
+def test_no_output_may_be_an_input(cli, tmp_path, args, code, message):
+    import os
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(VALID))
+    (tmp_path / "link.json").symlink_to(recipe)
+    os.link(recipe, tmp_path / "hard.json")
+    _feedback_db(tmp_path / "fb.db")
+    _feedback_db(tmp_path / "fb.jsonl")
+    _model_dir(tmp_path / "model")
+    (tmp_path / "model" / "mine.jsonl").write_text(json.dumps(VALID) + "\n")
+    (tmp_path / "m.checkpoints").mkdir()
+    (tmp_path / "m.checkpoints" / "mine.jsonl").write_text(json.dumps(VALID) + "\n")
+    (tmp_path / "data.jsonl").write_text(json.dumps(VALID) + "\n")
+    (tmp_path / "state.json").write_text('{"version": 1}')
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "report.md").write_text("my own notes")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "samples.jsonl").write_text('{"prompt": "mine"}\n')
+    (tmp_path / "r" / "report.json").write_text('{"format": "souschef-report/1", "metrics": {}}')
+    _model_dir(tmp_path / "base")
+    _model_dir(tmp_path / "legacy")
+    (tmp_path / "legacy" / "souschef.json").write_text("{}")
+    (tmp_path / "legacy" / "notes.txt").write_text("mine")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    names = {"tmp": str(tmp_path), "recipe": str(recipe), "link": str(tmp_path / "link.json"),
+             "hardlink": str(tmp_path / "hard.json"), "db": str(tmp_path / "fb.db"),
+             "jsonl_db": str(tmp_path / "fb.jsonl"), "model": str(tmp_path / "model"),
+             "state": str(tmp_path / "state.json"), "notes": str(tmp_path / "notes"),
+             "base": str(tmp_path / "base"), "legacy": str(tmp_path / "legacy")}
+    got, out, err = cli([a.format(**names) for a in args])
+    assert got == code, err
+    assert message.format(**names) in err
+    assert len(err.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # nothing lost or added

@@ -275,3 +275,36 @@ def test_shared_public_domain_recipes_load_as_they_are():
     assert report.loaded == 370 and report.skipped == 0
     assert all(e.metadata.get("license") for e in report.examples)
     assert sum(e.answer.servings is not None for e in report.examples) > 150
+
+
+# (file, its content, the one bad record reported): work a record may cause is bounded
+WORDS = "simmer the onions gently " * 200_000  # 5 MB of ordinary words on one line
+OVERSIZED = [
+    ("big.jsonl", json.dumps({**TOAST, "description": WORDS}), "big.jsonl:1: too long (5000103 characters; "
+     "the limit is 200000)"),
+    ("step.jsonl", json.dumps({**TOAST, "steps": ["Toast.", "x" * 10_001]}),
+     "step.jsonl:1: /steps/1: too long (10001 characters; the limit is 10000)"),
+    ("prompt.jsonl", json.dumps({"prompt": "why " * 3000, "answer": {"reply": "I only cook."}}),
+     "prompt.jsonl:1: /prompt: too long (11999 characters; the limit is 10000)"),
+    ("reply.jsonl", json.dumps({"prompt": "Why?", "answer": {"reply": "no" * 6000}}),
+     "reply.jsonl:1: /answer/reply: too long (12000 characters; the limit is 10000)"),
+    ("deep.jsonl", "[" * 100_000 + "]" * 100_000, "deep.jsonl:1: invalid JSON: nested too deeply"),
+    ("wide.csv", "title,ingredients,directions\n" + ",".join(['"' + "x" * 100_000 + '"'] * 3),
+     "wide.csv:2: too long (300000 characters; the limit is 200000)"),
+    ("page.json", json.dumps({"@type": "Recipe", **TOAST, "review": ["great " * 40_000]}),
+     "page.json:1: too long (240"),
+    ("deep.json", "[" * 100_000 + "]" * 100_000, "deep.json:1: invalid JSON: nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("name, content, bad", OVERSIZED)
+def test_an_oversized_record_is_refused_with_its_length_and_the_limit(tmp_path, name, content, bad):
+    import time
+
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    started = time.perf_counter()
+    report = load_examples([str(path)])
+    assert len(report.bad_records) == 1 and str(report.bad_records[0]).startswith(str(tmp_path / bad))
+    assert report.examples == []
+    assert time.perf_counter() - started < 5  # refused, not tokenized or parsed at length

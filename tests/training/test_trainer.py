@@ -28,7 +28,7 @@ def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
         from_scratch="tiny",
         data=[str(data)],
         out=str(out),
-        max_steps=12,
+        max_steps=13,  # not a whole number of epochs: a resume from the last step once took one more
         batch_size=2,
         seq_len=256,
         eval_fraction=0.3,
@@ -109,8 +109,21 @@ class CrashAfterCheckpoint(TrainerCallback):
             raise Crash(f"killed after the checkpoint of step {self.step}")
 
 
-def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_weights(small_data, tmp_path):
-    whole = train(tiny_config(small_data, tmp_path / "whole"))
+@pytest.fixture(scope="module")
+def whole(small_data, tmp_path_factory):
+    """The uninterrupted run the killed ones must equal."""
+    return train(tiny_config(small_data, tmp_path_factory.mktemp("whole") / "model"))
+
+
+def assert_same_weights(a_dir: Path, b_dir: Path) -> None:
+    a = AutoModelForCausalLM.from_pretrained(str(a_dir)).state_dict()
+    b = AutoModelForCausalLM.from_pretrained(str(b_dir)).state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=0, msg=name)
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_weights(small_data, tmp_path, whole):
     cut = tmp_path / "cut"
     with pytest.raises(Crash):
         train(tiny_config(small_data, cut), callbacks=[CrashAfterCheckpoint(8)])
@@ -121,12 +134,54 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_weights(small_data,
     with pytest.raises(UsageError, match=r"different settings \(lr\)"):
         train(tiny_config(small_data, cut, resume=True, lr=1e-3))
     resumed = train(tiny_config(small_data, cut, resume=True))
-    assert resumed.steps == whole.steps == 12
-    a = AutoModelForCausalLM.from_pretrained(str(whole.output_dir)).state_dict()
-    b = AutoModelForCausalLM.from_pretrained(str(resumed.output_dir)).state_dict()
-    assert a.keys() == b.keys()
-    for name in a:
-        torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=0, msg=name)
+    assert resumed.steps == whole.steps == 13
+    assert_same_weights(whole.output_dir, resumed.output_dir)
+
+
+def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_one_before(small_data, tmp_path, whole,
+                                                                             caplog):
+    import shutil
+
+    cut = tmp_path / "cut"
+    with pytest.raises(Crash):
+        train(tiny_config(small_data, cut), callbacks=[CrashAfterCheckpoint(8)])
+    ckpt = checkpoint_dir(cut)
+    # what a SIGKILL while transformers writes checkpoint-12 leaves: weights cut short, no trainer state
+    shutil.copytree(ckpt / "checkpoint-8", ckpt / "checkpoint-12")
+    (ckpt / "checkpoint-12" / "trainer_state.json").unlink()
+    weights = ckpt / "checkpoint-12" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    (tmp_path / ".cut.k1ll3d.tmp").mkdir()  # and a staging directory from a kill while publishing
+    with pytest.raises(UsageError, match="resume it"):  # checkpoint-8 is whole: still worth resuming
+        train(tiny_config(small_data, cut))
+    with caplog.at_level("WARNING", logger="souschef.training"):
+        resumed = train(tiny_config(small_data, cut, resume=True))
+    assert "skipping checkpoint-12 (no trainer_state.json): incomplete" in caplog.text
+    assert resumed.steps == 13
+    assert_same_weights(whole.output_dir, resumed.output_dir)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut"]  # no checkpoints, no staging leftovers
+
+
+def test_a_run_killed_after_its_last_checkpoint_records_what_the_whole_run_records(small_data, tmp_path,
+                                                                                  whole):
+    cut = tmp_path / "cut"
+    with pytest.raises(Crash):
+        train(tiny_config(small_data, cut), callbacks=[CrashAfterCheckpoint(13)])
+    resumed = train(tiny_config(small_data, cut, resume=True))
+    assert (resumed.steps, resumed.train_loss) == (whole.steps, whole.train_loss) == (13, whole.train_loss)
+    record = json.loads((cut / "souschef.json").read_text(encoding="utf-8"))["results"]
+    assert record["steps"] == 13 and record["train_loss"] == whole.train_loss
+    assert_same_weights(whole.output_dir, resumed.output_dir)
+
+
+def test_a_run_whose_only_checkpoint_is_empty_starts_afresh_with_a_notice(small_data, tmp_path, caplog):
+    out = tmp_path / "model"
+    (checkpoint_dir(out) / "checkpoint-4").mkdir(parents=True)  # killed as it began the first checkpoint
+    with caplog.at_level("WARNING", logger="souschef.training"):
+        result = train(tiny_config(small_data, out, max_steps=2, save_steps=100))
+    assert result.steps == 2
+    assert "skipping checkpoint-4 (no trainer_state.json)" in caplog.text
+    assert "starting from the beginning" in caplog.text
 
 
 def test_an_earlier_model_is_replaced_but_a_foreign_directory_is_not(small_data, tmp_path):
@@ -134,8 +189,14 @@ def test_an_earlier_model_is_replaced_but_a_foreign_directory_is_not(small_data,
     train(tiny_config(small_data, out, max_steps=2, save_steps=100))
     first = (out / "souschef.json").read_text(encoding="utf-8")
     train(tiny_config(small_data, out, max_steps=3, save_steps=100))
-    assert json.loads((out / "souschef.json").read_text(encoding="utf-8"))["results"]["steps"] == 3 != first
+    record = json.loads((out / "souschef.json").read_text(encoding="utf-8"))
+    assert record["results"]["steps"] == 3 != first
+    assert record["files"] == sorted(p.name for p in out.iterdir())  # what the next run may replace
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging leftovers
+    (out / "notes.txt").write_text("my notes on this model", encoding="utf-8")
+    with pytest.raises(UsageError, match="holds notes.txt that souschef did not write"):
+        train(tiny_config(small_data, out, max_steps=2, save_steps=100))
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes on this model"
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
@@ -210,14 +271,13 @@ def test_a_users_own_data_is_mixed_with_the_shipped_off_domain_replies(tmp_path)
     import json
 
     from recipe_schema import Recipe, Reply
-    from training.data import load_examples
-    from training.trainer import _mix_offdomain
+    from training.data import load_examples, mix_offdomain
 
     mine = tmp_path / "mine.jsonl"
     toast = {"title": "Toast", "ingredients": ["1 slice bread"], "steps": ["Toast it."]}
     mine.write_text(json.dumps(toast) + "\n", encoding="utf-8")
     report = load_examples([str(mine)])
-    _mix_offdomain(report)
+    mix_offdomain(report)
     kinds = [type(e.answer) for e in report.examples]
     assert kinds[0] is Recipe and kinds.count(Recipe) == 1  # no shipped recipes join the user's
     assert kinds.count(Reply) == 206 and len(report.files) == 2
