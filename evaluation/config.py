@@ -66,6 +66,7 @@ class SuiteConfig:
     max_new_tokens_per_call: int = 256
     bootstrap: int = 1000
     repetition_penalty: float | None = None  # None: the model's own default
+    batch_size: int = 8                      # answers decoded together (generation.batch)
     sets: tuple[str, ...] = SETS
 
     def __post_init__(self) -> None:
@@ -80,5 +81,7 @@ class SuiteConfig:
             SETTINGS["repetition_penalty"].check("repetition_penalty", self.repetition_penalty)
         if self.max_total_tokens < 16 or self.max_new_tokens_per_call < 1:
             raise UsageError("max_total_tokens must be at least 16 and max_new_tokens_per_call at least 1")
+        if self.batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, not {self.batch_size}")
         if self.bootstrap < 0:
             raise UsageError(f"bootstrap must be >= 0, not {self.bootstrap}")

@@ -90,41 +90,19 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
                                 "max_total_tokens": config.max_total_tokens}
     if config.repetition_penalty is not None:
         settings["repetition_penalty"] = config.repetition_penalty
-    generation_s = 0.0
-
-    def answer(prompt: str, index: int, prefix: str | None = None) -> dict[str, Any]:
-        nonlocal generation_s
-        t0 = time.perf_counter()
-        seed = config.seed + index
-        forced = None
-        if prefix is None:
-            result = generator.generate(prompt, max_new_tokens_per_call=config.max_new_tokens_per_call,
-                                        seed=seed, **settings)
-        else:
-            result, forced = _generate_with_prefix(generator, prompt, prefix, config, seed, settings)
-        elapsed = time.perf_counter() - t0
-        generation_s += elapsed
-        kind = None if result.answer is None else ("recipe" if isinstance(result.answer, Recipe) else "reply")
-        return {"prompt": prompt, "output": result.text, "answer_kind": kind, "finished": result.finished,
-                "valid": _valid(result.text), "calls": result.calls, "tokens": result.tokens,
-                "latency_s": elapsed, "guard_score": getattr(result, "guard_score", None),
-                **({} if forced is None else {"forced_prefix": forced}), "_answer": result.answer}
+    clock = {"generation_s": 0.0}
+    common = (generator, config, settings, clock)
 
     # 1. held-out recipes, title -> recipe
-    title_rows = []
     with bars.bar(len(sets.heldout), "held-out recipes") as bar:
-        for i, recipe in enumerate(sets.heldout):
-            title_rows.append(answer(QUESTION.format(title=recipe.title), i))
-            bar.update()
+        title_rows = _answer_all(*common, [(QUESTION.format(title=r.title), None) for r in sets.heldout], bar)
     title_preds = [r["_answer"] if r["answer_kind"] == "recipe" else None for r in title_rows]
     title_scores = rouge_scores(title_preds, sets.heldout)
 
     # 2. held-out recipes, title + ingredients -> steps
-    steps_rows = []
     with bars.bar(len(sets.heldout), "held-out steps") as bar:
-        for i, recipe in enumerate(sets.heldout):
-            steps_rows.append(answer(QUESTION.format(title=recipe.title), i, _forced_prefix(recipe)))
-            bar.update()
+        steps_rows = _answer_all(*common, [(QUESTION.format(title=r.title), _forced_prefix(r))
+                                           for r in sets.heldout], bar)
     steps_preds = [r["_answer"] if r["answer_kind"] == "recipe" else None for r in steps_rows]
     steps_scores = {k.replace("steps_", "steps_given_ingredients_", 1): v
                     for k, v in rouge_scores(steps_preds, sets.heldout, ("steps",)).items()}
@@ -133,27 +111,21 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     from evaluation.metrics.contamination.contamination import classify, rates_by_topic
     from evaluation.metrics.on_topic.on_topic import names_dish, on_topic
 
-    off_rows = []
     with bars.bar(len(sets.offdomain), "off-domain prompts") as bar:
-        for i, item in enumerate(sets.offdomain):
-            row = answer(item["prompt"], i)
-            row["topic"] = item["topic"]
-            row["contaminated"], row["rule"] = classify(row["output"] if row["finished"] else None)
-            off_rows.append(row)
-            bar.update()
+        off_rows = _answer_all(*common, [(item["prompt"], None) for item in sets.offdomain], bar)
+    for row, item in zip(off_rows, sets.offdomain, strict=True):
+        row["topic"] = item["topic"]
+        row["contaminated"], row["rule"] = classify(row["output"] if row["finished"] else None)
 
     # 4. in-domain prompts
-    in_rows = []
     with bars.bar(len(sets.indomain), "in-domain prompts") as bar:
-        for i, item in enumerate(sets.indomain):
-            row = answer(item["prompt"], i)
-            row["topic"] = item["topic"]
-            row["refused"] = row["answer_kind"] != "recipe"
-            if "dish" in item:
-                row["dish"] = item["dish"]
-                row["on_topic"] = names_dish(_title(row), item["dish"])
-            in_rows.append(row)
-            bar.update()
+        in_rows = _answer_all(*common, [(item["prompt"], None) for item in sets.indomain], bar)
+    for row, item in zip(in_rows, sets.indomain, strict=True):
+        row["topic"] = item["topic"]
+        row["refused"] = row["answer_kind"] != "recipe"
+        if "dish" in item:
+            row["dish"] = item["dish"]
+            row["on_topic"] = names_dish(_title(row), item["dish"])
 
     # on topic: only answers written freely (never the steps protocol, whose title is forced)
     for row, reference in zip(title_rows, sets.heldout, strict=True):
@@ -182,7 +154,8 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     metrics["latency_p50"] = estimate(_percentile(latencies, 50), None, None, n, "seconds", "latency_p50")
     metrics["latency_p95"] = estimate(_percentile(latencies, 95), None, None, n, "seconds", "latency_p95")
     total_tokens = sum(r["tokens"] for r in all_rows)
-    metrics["tokens_per_second"] = estimate(total_tokens / generation_s if generation_s else 0.0, None, None,
+    seconds = clock["generation_s"]
+    metrics["tokens_per_second"] = estimate(total_tokens / seconds if seconds else 0.0, None, None,
                                              total_tokens, "tokens/s", "tokens_per_second")
 
     rates = rates_by_topic([r["contaminated"] for r in off_rows], [r["topic"] for r in off_rows])
@@ -203,28 +176,51 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
         "baselines": {name: means(scores, config) for name, scores in base.items()},
         "differences": differences({**title_scores, **steps_scores}, base, config),
         "contamination_by_topic": by_topic,
-        "timings": {"total_s": time.perf_counter() - started, "generation_s": generation_s,
+        "timings": {"total_s": time.perf_counter() - started, "generation_s": clock["generation_s"],
                     "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
     return report, samples
 
 
-def _generate_with_prefix(generator: Any, prompt: str, prefix: str, config: SuiteConfig,
-                          seed: int, settings: dict[str, Any]) -> tuple[Any, bool]:
-    """Generate a recipe whose answer begins with ``prefix`` (forced, then continued).
+def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], clock: dict[str, float],
+                jobs: list[tuple[str, str | None]], bar: Any) -> list[dict[str, Any]]:
+    """Answers to ``(prompt, forced prefix or None)`` jobs, in order, ``config.batch_size`` at a time.
 
-    The budget is ``max_total_tokens`` beyond the prefix. Returns the result and whether
-    the prefix was forced (False only if the schema refused its tokenization; the model
-    then writes the whole answer).
+    Job ``i`` samples with seed ``config.seed + i``. A forced prefix (the steps protocol)
+    is the answer's beginning, its budget ``max_total_tokens`` beyond it; it is forced
+    unless the schema refuses its tokenization (then the model writes the whole answer).
+    Each row's ``latency_s`` is its time in the batch, from entering to leaving.
     """
-    ids = generator.tokenizer(prefix, add_special_tokens=False)["input_ids"]
-    state = generator.start(prompt, **{**settings, "mode": "recipe", "seed": seed,
-                                       "max_total_tokens": config.max_total_tokens + len(ids)})
-    grammar_state = generator.check(state).replay(ids)
-    if grammar_state is not None:
-        state.generated_ids = list(ids)
-        state.grammar_state = grammar_state
-    return generator.continue_(state, config.max_new_tokens_per_call), grammar_state is not None
+    states, forced = [], []
+    for i, (prompt, prefix) in enumerate(jobs):
+        state = generator.start(prompt, **{**settings, "seed": config.seed + i, **(
+            {} if prefix is None else {"mode": "recipe"})})
+        ok = None
+        if prefix is not None:
+            ids = generator.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+            state = generator.with_settings(state, max_total_tokens=config.max_total_tokens + len(ids))
+            replayed = generator.check(state).replay(ids)
+            ok = replayed is not None
+            if replayed is not None:
+                state.generated_ids, state.grammar_state = list(ids), replayed
+        states.append(state)
+        forced.append(ok)
+    rows: list[dict[str, Any]] = [{} for _ in jobs]
+
+    def done(i: int, result: Any, seconds: float) -> None:
+        kind = None if result.answer is None else ("recipe" if isinstance(result.answer, Recipe) else "reply")
+        rows[i] = {"prompt": jobs[i][0], "output": result.text, "answer_kind": kind,
+                   "finished": result.finished, "valid": _valid(result.text), "calls": result.calls,
+                   "tokens": result.tokens,
+                   "latency_s": seconds, "guard_score": getattr(result, "guard_score", None),
+                   **({} if forced[i] is None else {"forced_prefix": forced[i]}), "_answer": result.answer}
+        bar.update()
+
+    t0 = time.perf_counter()
+    generator.continue_batch(states, batch_size=config.batch_size,
+                             max_new_tokens_per_call=config.max_new_tokens_per_call, on_done=done)
+    clock["generation_s"] += time.perf_counter() - t0
+    return rows
 
 
 def _valid(text: str) -> bool:

@@ -68,6 +68,19 @@ class Decoder:
                          **{self._cache_arg: cache}, use_cache=True)
         return out.logits[0, -1], getattr(out, "cache", None) or out.past_key_values
 
+    def prefill(self, ids: list[int]) -> tuple[torch.Tensor, Any]:
+        """The next-token logits after ``ids`` read from scratch, and their KV cache (one row)."""
+        return self._forward(ids, None)
+
+    @torch.no_grad()
+    def forward_batch(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+                      cache: Any) -> torch.Tensor:
+        """One token for each of B rows: ``ids`` and ``positions`` (B, 1), ``mask`` (B, T + 1) over the
+        shared cache's columns and the new one; returns the next-token logits (B, V)."""
+        out = self.model(input_ids=ids.to(self.device), position_ids=positions.to(self.device),
+                         attention_mask=mask.to(self.device), **{self._cache_arg: cache}, use_cache=True)
+        return out.logits[:, -1]
+
     # ------------------------------------------------------------------ masks
     def _allowed(self, state: int, remaining: int) -> tuple[torch.Tensor, bool]:
         """Allowed token ids in ``state`` with ``remaining`` tokens of budget; and EOS?"""
@@ -82,55 +95,84 @@ class Decoder:
             self._allowed_cache[state] = cached
         return cached, table.final
 
+    # ------------------------------------------------------------------ steps
+    # One step of one generation, in three parts that the loop below and the batched
+    # decoder (generation.batch) share, so both choose exactly the same tokens.
+    def window_for(self, st: GenerationState) -> Window:
+        """How ``st``'s context slides past the model's window."""
+        room = self.n_positions - len(st.prompt_ids)
+        return Window(len(st.prompt_ids), self.n_positions,
+                      self.keep if self.keep is not None else default_keep(room))
+
+    def options(self, st: GenerationState) -> tuple[torch.Tensor, bool] | None:
+        """The token ids the next step may choose and whether the answer may end there;
+        ``None`` (and ``st.finished``) when the answer is complete."""
+        g = len(st.generated_ids)
+        budget = st.settings.max_total_tokens
+        t0 = time.perf_counter()
+        allowed, eos_ok = self._allowed(st.grammar_state, budget - g)
+        self.timings.mask_s += time.perf_counter() - t0
+        if allowed.numel() == 0 or g >= budget:
+            # Budget steering keeps an accepting state within reach, so here the
+            # answer is complete: nothing but EOS is allowed, or the budget is spent.
+            assert eos_ok, "no token allowed in a state that does not accept"
+            st.finished = True
+            return None
+        return allowed, eos_ok
+
+    def pick(self, st: GenerationState, logits: torch.Tensor, allowed: torch.Tensor, eos_ok: bool,
+             context_ids: list[int]) -> int | None:
+        """Choose the next token from ``logits`` and advance ``st``; ``None`` when it ended the answer."""
+        t0 = time.perf_counter()
+        if eos_ok:  # the end competes with the grammar's tokens in an accepting state
+            allowed = torch.cat([allowed, self.stop_ids.to(self.device)])
+        context = (torch.tensor(context_ids, device=self.device)
+                   if st.settings.repetition_penalty != 1.0 else None)
+        token = choose(logits, allowed, st.settings, len(st.generated_ids), context)
+        self.timings.mask_s += time.perf_counter() - t0
+        if token in self._stop_set:
+            st.finished = True
+            return None
+        nxt = self.grammar.next_state(st.grammar_state, token)
+        assert nxt is not None, "the mask let through a token the grammar refuses"
+        st.grammar_state = nxt
+        st.generated_ids.append(token)
+        self.timings.tokens += 1
+        return token
+
+    def end_call(self, st: GenerationState) -> None:
+        """A call that ends exactly where only EOS is left is finished without another step."""
+        table = self.grammar.table(st.grammar_state)
+        if table.final and table.ids.size == 0:
+            st.finished = True
+
     # ------------------------------------------------------------------- loop
     def run(self, st: GenerationState, max_new_tokens: int) -> Iterator[int]:
         """Continue ``st`` in place by up to ``max_new_tokens``; yields each new token id.
 
         ``st.finished`` is set when the answer is complete.
         """
-        settings, grammar = st.settings, self.grammar
-        room = self.n_positions - len(st.prompt_ids)
-        window = Window(len(st.prompt_ids), self.n_positions,
-                        self.keep if self.keep is not None else default_keep(room))
-        budget = settings.max_total_tokens
+        window = self.window_for(st)
         cache, cache_start, logits = None, -1, None
         context_ids: list[int] = []
         for _ in range(max_new_tokens):
             if st.finished:
                 return
-            g = len(st.generated_ids)
-            t0 = time.perf_counter()
-            allowed, eos_ok = self._allowed(st.grammar_state, budget - g)
-            if allowed.numel() == 0 or g >= budget:
-                # Budget steering keeps an accepting state within reach, so here the
-                # answer is complete: nothing but EOS is allowed, or the budget is spent.
-                assert eos_ok, "no token allowed in a state that does not accept"
-                st.finished = True
+            options = self.options(st)
+            if options is None:
                 return
+            g = len(st.generated_ids)
             start = window.start(g)
-            t1 = time.perf_counter()
-            self.timings.mask_s += t1 - t0
             if logits is None or start != cache_start:
+                t1 = time.perf_counter()
                 context_ids = st.prompt_ids + st.generated_ids[start:]
                 logits, cache = self._forward(context_ids, None)
                 cache_start = start
                 self.timings.prefill_s += time.perf_counter() - t1
                 self.timings.prefills += 1
-            t2 = time.perf_counter()
-            if eos_ok:  # the end competes with the grammar's tokens in an accepting state
-                allowed = torch.cat([allowed, self.stop_ids.to(self.device)])
-            context = (torch.tensor(context_ids, device=self.device)
-                       if settings.repetition_penalty != 1.0 else None)
-            token = choose(logits, allowed, settings, g, context)
-            self.timings.mask_s += time.perf_counter() - t2
-            if token in self._stop_set:
-                st.finished = True
+            token = self.pick(st, logits, *options, context_ids)
+            if token is None:
                 return
-            nxt = grammar.next_state(st.grammar_state, token)
-            assert nxt is not None, "the mask let through a token the grammar refuses"
-            st.grammar_state = nxt
-            st.generated_ids.append(token)
-            self.timings.tokens += 1
             yield token
             if window.start(g + 1) == cache_start:
                 t3 = time.perf_counter()
@@ -139,7 +181,4 @@ class Decoder:
                 self.timings.forward_s += time.perf_counter() - t3
             else:
                 logits = None
-        # a call that ends exactly where only EOS is left is finished without another step
-        table = grammar.table(st.grammar_state)
-        if table.final and table.ids.size == 0:
-            st.finished = True
+        self.end_call(st)

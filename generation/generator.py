@@ -13,6 +13,7 @@ uninterrupted run would have given.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from .state import GenerationState, Settings
 from .vocabulary import token_bytes
 
 DEFAULT_CALL_TOKENS = 256
+DEFAULT_BATCH = 8  # rows per forward pass (bench/generation_overhead.py measures what it buys)
 
 
 @dataclass
@@ -129,6 +131,7 @@ class RecipeGenerator:
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
         self._grammars: dict[str, Grammar] = {}
         self._decoders: dict[str, Decoder] = {}
+        self._can_batch: bool | None = None
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -279,9 +282,67 @@ class RecipeGenerator:
         return self.continue_(self.start(prompt, **settings), max_new_tokens_per_call,
                               max_calls, on_call, on_text)
 
-    def generate_batch(self, prompts: list[str], **kwargs: Any) -> list[GenerationResult]:
-        """Answers for several prompts, in order (one after another)."""
-        return [self.generate(p, **kwargs) for p in prompts]
+    def generate_batch(self, prompts: list[str], *, batch_size: int = DEFAULT_BATCH,
+                       max_new_tokens_per_call: int = DEFAULT_CALL_TOKENS, max_calls: int | None = None,
+                       **settings: Any) -> list[GenerationResult]:
+        """Answers for several prompts, in order, ``batch_size`` decoded together (one forward pass
+        per step for all of them; see ``continue_batch``). ``settings`` apply to every prompt."""
+        states = [self.start(p, **settings) for p in prompts]
+        return self.continue_batch(states, batch_size=batch_size,
+                                   max_new_tokens_per_call=max_new_tokens_per_call, max_calls=max_calls)
+
+    def continue_batch(self, states: list[GenerationState], *, batch_size: int = DEFAULT_BATCH,
+                       max_new_tokens_per_call: int = DEFAULT_CALL_TOKENS, max_calls: int | None = None,
+                       on_done: Callable[[int, GenerationResult, float], None] | None = None
+                       ) -> list[GenerationResult]:
+        """Continue several generations, up to ``batch_size`` rows per forward pass.
+
+        Each row keeps its own grammar state, budget, sampling stream and window, and ends
+        with the state ``continue_`` would have given it (the same tokens: exactly in float64,
+        in float32 but for the rounding of batched matrix products); a finished row leaves and
+        a waiting one takes its slot. ``on_done(i, result, seconds)`` is called as row ``i``
+        leaves, with the seconds it spent decoding.
+        With ``batch_size`` 1, or a model whose KV cache cannot be shared, rows run one after
+        another through ``continue_``. Every result carries the whole run's timings.
+        """
+        from .batch import run_batch
+
+        if max_new_tokens_per_call < 1:
+            raise UsageError("max_new_tokens_per_call must be at least 1")
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, not {batch_size}")
+        results: list[GenerationResult | None] = [None] * len(states)
+        if not states:
+            return []
+        if batch_size == 1 or not self._batchable():
+            for i, state in enumerate(states):
+                t0 = time.perf_counter()
+                results[i] = result = self.continue_(state, max_new_tokens_per_call, max_calls)
+                if on_done:
+                    on_done(i, result, time.perf_counter() - t0)
+            return [r for r in results if r is not None]
+        copies = [GenerationState.from_json(s.to_json()) for s in states]
+        decoders = [self._decoder(self.check(s)) for s in copies]
+        timings = Timings()
+
+        def done(i: int, state: GenerationState, seconds: float) -> None:
+            results[i] = result = self._result(state, timings)
+            if on_done:
+                on_done(i, result, seconds)
+
+        run_batch(copies, decoders, min(batch_size, len(copies)), max_new_tokens_per_call, max_calls, done)
+        for decoder in {id(d): d for d in decoders}.values():
+            _add(timings, decoder.timings)
+        return [r for r in results if r is not None]
+
+    def _batchable(self) -> bool:
+        """Whether this model's KV cache can be shared by rows (plain growing layers)."""
+        if self._can_batch is None:
+            from .batch import batchable
+
+            _, cache = self._decoder(self.grammar("reply")).prefill([self.eos_id])
+            self._can_batch = batchable(cache)
+        return self._can_batch
 
     def stream(self, prompt: str, **settings: Any) -> Iterator[str]:
         """Yield the answer's text piece by piece as it is generated."""

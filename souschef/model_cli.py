@@ -102,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                          indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
                          guard=args.guard, temperature=args.temperature,
                          max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
-                         sets=args.sets)
+                         sets=args.sets, batch_size=args.batch_size)
     report, samples = run_suite(config, progress=not args.quiet)
     paths = write_report(args.out, report, samples)
     failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
@@ -248,6 +248,9 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="token budget per answer (default 1024)")
     p.add_argument("--repetition-penalty", type=setting("repetition_penalty"), metavar="R",
                    help="decoding's repetition penalty (default: the model's own, else 1.2)")
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="B",
+                   help="answers decoded together, one forward pass per step for all (default 8; 1: one "
+                        "after another)")
     p.add_argument("--sets", type=sets, default=SETS, metavar="NAME[,NAME...]",
                    help="the sets to generate for: heldout, offdomain, indomain (default: all three; "
                         "held-out quality depends on the model, contamination and refusals on the guard)")
