@@ -120,7 +120,7 @@ def _slotted(tensor: torch.Tensor, slots: int, slot: int) -> torch.Tensor:
 
 def batchable(cache: Any) -> bool:
     """Whether a model's KV cache is one the shared cache can hold (plain growing layers)."""
-    layers = getattr(cache, "layers", None)
+    layers = getattr(cache, "layers", None) or []
     return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
 
@@ -162,7 +162,7 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
         ids = torch.zeros(batch_size, 1, dtype=torch.long)
         positions = torch.zeros(batch_size, 1, dtype=torch.long)
         for row in feeding:
-            ids[row.slot, 0] = row.feed
+            ids[row.slot, 0] = int(row.feed or 0)
             positions[row.slot, 0] = len(row.context_ids) - 1
             fed[row.slot] = True
         t0 = time.perf_counter()

@@ -43,7 +43,8 @@ def test_a_batched_row_equals_its_one_row_generation(gen64, settings):
 
 
 def test_max_calls_stops_every_row_where_continue_would_and_they_resume(gen64):
-    alone = [gen64.generate(p, max_new_tokens_per_call=16, max_calls=2, max_total_tokens=300) for p in PROMPTS]
+    alone = [gen64.generate(p, max_new_tokens_per_call=16, max_calls=2, max_total_tokens=300)
+             for p in PROMPTS]
     together = gen64.generate_batch(PROMPTS, batch_size=2, max_new_tokens_per_call=16, max_calls=2,
                                     max_total_tokens=300)
     assert [r.state.to_json() for r in together] == [r.state.to_json() for r in alone]
