@@ -41,6 +41,14 @@ class Timings:
     tokens: int = 0
     prefills: int = 0
 
+    def add(self, part: Timings) -> None:
+        """Add another run's timings to these."""
+        self.forward_s += part.forward_s
+        self.prefill_s += part.prefill_s
+        self.mask_s += part.mask_s
+        self.tokens += part.tokens
+        self.prefills += part.prefills
+
 
 class Decoder:
     """Runs the constrained decode loop for one model and grammar."""

@@ -37,8 +37,9 @@ from recipe_schema.projection import answer_projection
 from .decoder import Decoder, Timings
 from .grammar import Grammar
 from .guard import GUARD_FILE, DomainGuard
-from .loading import model_identity
+from .loading import context_length, model_identity, stop_ids
 from .state import GenerationState, Settings
+from .text_stream import TextStream
 from .vocabulary import token_bytes
 
 DEFAULT_CALL_TOKENS = 256
@@ -121,12 +122,12 @@ class RecipeGenerator:
         # The grammar's end is the token training ends answers with (the chat template's
         # end-of-turn); any id the model's generation config calls EOS ends an answer too.
         self.eos_id = end_of_answer_id(tokenizer, self.prompt_format)
-        self.stop_ids = _stop_ids(self.eos_id, model)
+        self.stop_ids = stop_ids(self.eos_id, model)
         self.tokens = token_bytes(tokenizer)
         self.fields = fields
         self.keep = keep
         self.cache = cache
-        self.n_positions = _context_length(model)
+        self.n_positions = context_length(model)
         self.model_id = model_id or model_identity(model, tokenizer)
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
         self._grammars: dict[str, Grammar] = {}
@@ -262,11 +263,11 @@ class RecipeGenerator:
         self.check(state)  # a finished state too: its answer is read without another step
         timings = Timings()
         made = 0
-        stream = _TextStream(self.tokens, on_text)
+        stream = TextStream(self.tokens, on_text)
         while not state.finished and (max_calls is None or made < max_calls):
             state = self.step(state, max_new_tokens_per_call, stream.push if on_text else None)
             made += 1
-            _add(timings, self.last_timings)
+            timings.add(self.last_timings)
             if on_call:
                 on_call(state)
         return self._result(state, timings)
@@ -332,7 +333,7 @@ class RecipeGenerator:
 
         run_batch(copies, decoders, min(batch_size, len(copies)), max_new_tokens_per_call, max_calls, done)
         for decoder in {id(d): d for d in decoders}.values():
-            _add(timings, decoder.timings)
+            timings.add(decoder.timings)
         return [r for r in results if r is not None]
 
     def _batchable(self) -> bool:
@@ -348,7 +349,7 @@ class RecipeGenerator:
         """Yield the answer's text piece by piece as it is generated."""
         state = self.start(prompt, **settings)
         pieces: list[str] = []
-        stream = _TextStream(self.tokens, pieces.append)
+        stream = TextStream(self.tokens, pieces.append)
         decoder = self._decoder(self.check(state))
         state.calls += 1
         for token in decoder.run(state, settings.get("max_total_tokens", Settings().max_total_tokens) + 1):
@@ -402,50 +403,6 @@ def _check_prompt(prompt: str) -> None:
                          ) from None
 
 
-class _TextStream:
-    """Turns token ids into text pieces, holding back incomplete UTF-8 characters."""
-
-    def __init__(self, tokens: dict[int, bytes], sink: Callable[[str], None] | None):
-        self.tokens, self.sink = tokens, sink
-        self.pending = b""
-
-    def push(self, token: int) -> None:
-        self.pending += self.tokens.get(token, b"")
-        for cut in range(len(self.pending), max(len(self.pending) - 4, -1), -1):
-            try:
-                text = self.pending[:cut].decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            if text and self.sink:
-                self.sink(text)
-            self.pending = self.pending[cut:]
-            return
-
-
-def _add(total: Timings, part: Timings) -> None:
-    total.forward_s += part.forward_s
-    total.prefill_s += part.prefill_s
-    total.mask_s += part.mask_s
-    total.tokens += part.tokens
-    total.prefills += part.prefills
-
-
-def _context_length(model: Any) -> int:
-    config = model.config
-    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    raise ModelLoadError("the model's config gives no context length (n_positions)")
-
-
 # Decoding settings a model's souschef.json may recommend ("decoding": {...}), chosen
 # for it on a development split; a setting given to a call wins.
 _DECODING = ("temperature", "top_k", "top_p", "repetition_penalty", "max_total_tokens")
-
-
-def _stop_ids(eos_id: int, model: Any) -> tuple[int, ...]:
-    """``eos_id`` first, then every other id ``generation_config.eos_token_id`` lists."""
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    extra = configured if isinstance(configured, (list, tuple)) else [configured]
-    return tuple(dict.fromkeys([eos_id, *(int(i) for i in extra if isinstance(i, int))]))

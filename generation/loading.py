@@ -203,3 +203,20 @@ def model_identity(model: Any, tokenizer: Any) -> str:
             h.update(name.encode())
             h.update(p.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
     return f"sha256:{h.hexdigest()[:16]}"
+
+
+def context_length(model: Any) -> int:
+    """The model's context window in tokens, from its config."""
+    config = model.config
+    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    raise ModelLoadError("the model's config gives no context length (n_positions)")
+
+
+def stop_ids(eos_id: int, model: Any) -> tuple[int, ...]:
+    """``eos_id`` first, then every other id ``generation_config.eos_token_id`` lists."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    extra = configured if isinstance(configured, (list, tuple)) else [configured]
+    return tuple(dict.fromkeys([eos_id, *(int(i) for i in extra if isinstance(i, int))]))
