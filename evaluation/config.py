@@ -66,6 +66,7 @@ class SuiteConfig:
     max_new_tokens_per_call: int = 256
     bootstrap: int = 1000
     repetition_penalty: float | None = None  # None: the model's own default
+    no_repeat_ngram: int | None = None       # None: the model's own default
     batch_size: int = 8                      # answers decoded together (generation.batch)
     sets: tuple[str, ...] = SETS
 
@@ -77,8 +78,9 @@ class SuiteConfig:
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"limit must be at least 1, not {self.limit}")
         SETTINGS["temperature"].check("temperature", self.temperature)  # the range generate's flag has
-        if self.repetition_penalty is not None:
-            SETTINGS["repetition_penalty"].check("repetition_penalty", self.repetition_penalty)
+        for name in ("repetition_penalty", "no_repeat_ngram"):
+            if getattr(self, name) is not None:
+                SETTINGS[name].check(name, getattr(self, name))
         if self.max_total_tokens < 16 or self.max_new_tokens_per_call < 1:
             raise UsageError("max_total_tokens must be at least 16 and max_new_tokens_per_call at least 1")
         if self.batch_size < 1:

@@ -88,8 +88,9 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     bars = _Progress(progress)
     settings: dict[str, Any] = {"temperature": config.temperature,
                                 "max_total_tokens": config.max_total_tokens}
-    if config.repetition_penalty is not None:
-        settings["repetition_penalty"] = config.repetition_penalty
+    for name in ("repetition_penalty", "no_repeat_ngram"):  # else the model's own defaults apply
+        if getattr(config, name) is not None:
+            settings[name] = getattr(config, name)
     clock = {"generation_s": 0.0}
     common = (generator, config, settings, clock)
 

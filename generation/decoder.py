@@ -136,7 +136,7 @@ class Decoder:
             allowed = torch.cat([allowed, self.stop_ids.to(self.device)])
         context = (torch.tensor(context_ids, device=self.device)
                    if st.settings.repetition_penalty != 1.0 else None)
-        token = choose(logits, allowed, st.settings, len(st.generated_ids), context)
+        token = choose(logits, allowed, st.settings, len(st.generated_ids), context, st.generated_ids)
         self.timings.mask_s += time.perf_counter() - t0
         if token in self._stop_set:
             st.finished = True

@@ -405,4 +405,4 @@ def _check_prompt(prompt: str) -> None:
 
 # Decoding settings a model's souschef.json may recommend ("decoding": {...}), chosen
 # for it on a development split; a setting given to a call wins.
-_DECODING = ("temperature", "top_k", "top_p", "repetition_penalty", "max_total_tokens")
+_DECODING = ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram", "max_total_tokens")

@@ -22,8 +22,26 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * _MIX + step) % (1 << 63))
 
 
+def repeated_ngram_tokens(generated: list[int], n: int) -> set[int]:
+    """The tokens that would complete an ``n``-gram ``generated`` already holds.
+
+    >>> sorted(repeated_ngram_tokens([5, 6, 7, 5, 6], 3))   # 5 6 was followed by 7
+    [7]
+    >>> repeated_ngram_tokens([5, 6, 7], 0)
+    set()
+    """
+    if n < 1 or len(generated) < n - 1:
+        return set()
+    if n == 1:
+        return set(generated)
+    last = generated[-1]
+    prefix = generated[len(generated) - n + 1:]
+    return {generated[i + n - 1] for i in range(len(generated) - n + 1)
+            if generated[i + n - 2] == last and generated[i:i + n - 1] == prefix}
+
+
 def choose(logits: torch.Tensor, allowed: torch.Tensor, settings: Settings, step: int,
-           context: torch.Tensor | None = None) -> int:
+           context: torch.Tensor | None = None, generated: list[int] | None = None) -> int:
     """Pick one token id.
 
     Parameters
@@ -38,6 +56,8 @@ def choose(logits: torch.Tensor, allowed: torch.Tensor, settings: Settings, step
         The position of the token in the answer (its RNG stream).
     context
         Token ids already in the context, for the repetition penalty.
+    generated
+        The answer's token ids so far, for ``no_repeat_ngram``.
     """
     scores = logits.index_select(0, allowed).float()
     if settings.repetition_penalty != 1.0 and context is not None and context.numel():
@@ -45,6 +65,12 @@ def choose(logits: torch.Tensor, allowed: torch.Tensor, settings: Settings, step
         penalized = torch.where(scores > 0, scores / settings.repetition_penalty,
                                 scores * settings.repetition_penalty)
         scores = torch.where(seen, penalized, scores)
+    if settings.no_repeat_ngram and generated:
+        banned = repeated_ngram_tokens(generated, settings.no_repeat_ngram)
+        if banned:
+            hit = torch.isin(allowed, torch.tensor(sorted(banned), device=allowed.device))
+            if not bool(hit.all()):  # the schema's choice comes first: never ban every allowed token
+                scores = scores.masked_fill(hit, float("-inf"))
     if settings.temperature == 0 or allowed.numel() == 1:
         return int(allowed[int(torch.argmax(scores))])
     scores = scores / settings.temperature

@@ -38,6 +38,9 @@ class Settings:
     # HF/CTRL convention, 1.0 is off. 1.2 by default: greedy small models otherwise loop on
     # an ingredient line until the budget closes the answer (measured on the tiny preset).
     repetition_penalty: float = 1.2
+    # Forbid a token that would repeat an N-gram the answer already holds (0: off), the cure
+    # for a line written over and over (HF's no_repeat_ngram_size).
+    no_repeat_ngram: int = 0
     seed: int = 0                    # the sampler's RNG state
     max_total_tokens: int = 2048     # the answer always closes within this many tokens
     mode: str = "any"                # "any" (recipe or reply), "recipe", "reply"

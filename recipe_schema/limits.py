@@ -101,6 +101,8 @@ SETTINGS: dict[str, Range] = {
     "top_p": Range(float, 0, 1, low_open=True),
     # Below 1 favours repeating; HF's convention. Past 10 every seen token is all but banned.
     "repetition_penalty": Range(float, 0, 10, low_open=True),
+    # 0 is off; 2 already forbids repeating any pair of tokens, more than a recipe can bear.
+    "no_repeat_ngram": Range(int, 0, 64),
     "seed": Range(int, -(2**63), 2**63 - 1),  # the sampler mixes it into 63 bits
     "max_total_tokens": Range(int, 1, 65_536),  # far past any recipe; bounds a looping model
     "max_new_tokens_per_call": Range(int, 1, 65_536),

@@ -308,3 +308,22 @@ def test_multibyte_tokens_keep_their_bytes():
     tokens = token_bytes(tok)
     ids = tok("café ☕")["input_ids"]
     assert b"".join(tokens[i] for i in ids).decode("utf-8") == "café ☕"
+
+
+def test_no_repeat_ngram_repeats_an_ngram_only_where_the_schema_allows_nothing_else(tiny):
+    from generation.sampling import repeated_ngram_tokens
+
+    _, gen = tiny
+    settings = {"mode": "recipe", "max_total_tokens": 200, "repetition_penalty": 1.0}
+    looping = gen.generate(PROMPT, **settings).state.generated_ids
+    assert any(looping[j] in repeated_ngram_tokens(looping[:j], 4) for j in range(len(looping)))  # it loops
+    result = gen.generate(PROMPT, no_repeat_ngram=4, **settings)
+    assert result.finished and result.answer is not None
+    ids, grammar = result.state.generated_ids, gen.grammar("recipe")
+    decoder, state = gen._decoder(grammar), grammar.initial_state
+    for j, token in enumerate(ids):
+        banned = repeated_ngram_tokens(ids[:j], 4)
+        if token in banned:  # only when every token decoding could choose was banned
+            allowed, _ = decoder._allowed(state, settings["max_total_tokens"] - j)
+            assert set(allowed.tolist()) <= banned
+        state = grammar.next_state(state, token)
