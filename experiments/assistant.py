@@ -1,6 +1,7 @@
 """Issue 20: the data of the shipped assistant, and its fixed development split.
 
     python experiments/assistant.py split        # runs/assistant/data/{train,dev}.jsonl
+    python experiments/assistant.py package RUN  # RUN (souschef train --lora --out RUN) -> generation/assistant
 
 The shipped adapter trains on the shipped corpus plus the public-domain training
 recipes of ``../shared/data/public-domain-recipes/train.jsonl`` (318, Unlicense), less a
@@ -40,12 +41,46 @@ def split(source: Path, out: Path, dev_size: int = DEV_SIZE) -> tuple[Path, Path
     return paths
 
 
+ASSISTANT = ROOT / "generation" / "assistant"
+SHIPPED = ("adapter_config.json", "adapter_model.safetensors", "guard.json", "souschef.json")
+
+
+def package(run: Path, decoding: dict[str, float | int], card: str) -> Path:
+    """Copy a LoRA run's adapter, guard and record into ``generation/assistant`` with its card.
+
+    The record gains the decoding settings chosen on the development split
+    (``"decoding"``), which ``RecipeGenerator.from_pretrained`` uses by default; the
+    adapter file and its recorded SHA-256 are untouched.
+    """
+    import shutil
+
+    record = json.loads((run / "souschef.json").read_text(encoding="utf-8"))
+    if not record.get("adapter_sha256"):
+        raise SystemExit(f"{run} is not a LoRA adapter run (souschef train --lora)")
+    ASSISTANT.mkdir(exist_ok=True)
+    for name in SHIPPED[:3]:
+        shutil.copyfile(run / name, ASSISTANT / name)
+    record["decoding"] = decoding
+    record["files"] = sorted([*SHIPPED, "README.md"])
+    (ASSISTANT / "souschef.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+    generated = (run / "README.md").read_text(encoding="utf-8")
+    (ASSISTANT / "README.md").write_text(generated.rstrip() + "\n\n" + card.strip() + "\n", encoding="utf-8")
+    return ASSISTANT
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["split"])
+    parser.add_argument("command", choices=["split", "package"])
+    parser.add_argument("run", nargs="?", type=Path, help="package: the adapter run to ship")
     parser.add_argument("--source", type=Path, default=SHARED / "train.jsonl")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "assistant" / "data")
     args = parser.parse_args(argv)
+    if args.command == "package":
+        if args.run is None:
+            parser.error("package needs the run folder")
+        print(package(args.run, DECODING, CARD))
+        return 0
     if not args.source.is_file():
         print(f"no {args.source}: this needs ../shared beside the checkout", file=sys.stderr)
         return 2

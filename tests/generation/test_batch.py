@@ -66,3 +66,20 @@ def test_a_batch_of_one_is_the_one_row_loop(tiny):
     _, gen = tiny
     assert gen.generate_batch(PROMPTS[:2], batch_size=1, max_total_tokens=80)[1].text == gen.generate(
         PROMPTS[1], max_total_tokens=80).text
+
+
+def test_the_batched_generation_bench_runs_and_reports_each_batch(tiny, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "batched_generation.py"
+    spec = importlib.util.spec_from_file_location("batched_generation", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model, _ = tiny
+    assert bench.main(["--model", str(model), "--prompts", "3", "--batches", "2", "--max-total-tokens", "40",
+                       "--repeats", "1", "--threads", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["tokens_per_s"]) == {"1", "2"} and result["tokens_per_s"]["2"] > 0
+    assert result["identical_to_one_row"]["2"] <= 3 and result["weights_gb_per_s_at_batch_1"] > 0

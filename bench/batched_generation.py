@@ -1,0 +1,93 @@
+"""Batched decoding with the product's API, side by side in one process.
+
+    python bench/batched_generation.py                       # the shipped assistant, 2 CPU threads
+    python bench/batched_generation.py --model runs/tiny --batches 1 4 8
+
+The same prompts (held-out recipe titles as "How do I make TITLE?", greedy, recipe
+mode, the model's own decoding defaults) are answered one after another with
+``RecipeGenerator.generate`` and together with ``generate_batch`` at each batch size.
+Reported, as medians over --repeats interleaved runs: generated tokens per second and
+the ratio to one after another; how many answers are token for token the one-row
+answer (fp32 batched and one-row matrix products round differently); and, at batch
+1, the bytes of weights read per second (parameters x 4 bytes x tokens/s), to set
+beside the machine's memory bandwidth.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def prompts(count: int) -> list[str]:
+    import corpus
+
+    titles = [row["title"] for row in corpus.rows(corpus.HELDOUT)]
+    return [f"How do I make {titles[i % len(titles)]}?" for i in range(count)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="a model or adapter folder (default: the shipped assistant)")
+    parser.add_argument("--prompts", type=int, default=8)
+    parser.add_argument("--batches", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--max-total-tokens", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    opts = parser.parse_args(argv)
+
+    import torch
+
+    from generation import RecipeGenerator
+
+    torch.set_num_threads(opts.threads)
+    gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
+    questions = prompts(opts.prompts)
+    settings = {"mode": "recipe", "max_total_tokens": opts.max_total_tokens}
+    gen.generate(questions[0], **{**settings, "max_total_tokens": 16})  # grammar, caches, allocator
+    runs: dict[str, list[float]] = {"1": [], **{str(b): [] for b in opts.batches}}
+    same: dict[str, int] = {}
+    for repeat in range(opts.repeats):
+        t0 = time.perf_counter()
+        alone = [gen.generate(q, **settings) for q in questions]
+        runs["1"].append(sum(r.tokens for r in alone) / (time.perf_counter() - t0))
+        for b in opts.batches:
+            t0 = time.perf_counter()
+            together = gen.generate_batch(questions, batch_size=b, **settings)
+            runs[str(b)].append(sum(r.tokens for r in together) / (time.perf_counter() - t0))
+            same[str(b)] = sum(a.state.generated_ids == t.state.generated_ids
+                               for a, t in zip(alone, together, strict=True))
+        print(f"repeat {repeat + 1}/{opts.repeats}: " + ", ".join(f"batch {k} {v[-1]:.1f} tokens/s"
+                                                                  for k, v in runs.items()), file=sys.stderr)
+    parameters = sum(p.numel() for p in gen.model.parameters())
+    one = statistics.median(runs["1"])
+    result = {
+        "model": opts.model or "the shipped assistant", "parameters": parameters, "threads": opts.threads,
+        "prompts": len(questions), "max_total_tokens": opts.max_total_tokens, "repeats": opts.repeats,
+        "tokens_per_s": {k: statistics.median(v) for k, v in runs.items()},
+        "speedup": {k: statistics.median(v) / one for k, v in runs.items()},
+        "identical_to_one_row": same,
+        "weights_gb_per_s_at_batch_1": parameters * 4 * one / 1e9,
+    }
+    if opts.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['model']}: {parameters:,} parameters (fp32), {opts.threads} threads, {len(questions)} "
+          f"prompts of up to {opts.max_total_tokens} tokens, median of {opts.repeats}")
+    print(f"{'batch':>6}{'tokens/s':>11}{'speed-up':>10}{'identical':>11}")
+    for k in runs:
+        ident = "-" if k == "1" else f"{same[k]}/{len(questions)}"
+        print(f"{k:>6}{result['tokens_per_s'][k]:>11.1f}{result['speedup'][k]:>9.2f}x{ident:>11}")
+    print(f"batch 1 reads the weights at {result['weights_gb_per_s_at_batch_1']:.1f} GB/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
