@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
     questions = prompts(opts.prompts)
     settings = {"mode": "recipe", "max_total_tokens": opts.max_total_tokens}
-    gen.generate(questions[0], **{**settings, "max_total_tokens": 16})  # grammar, caches, allocator
+    gen.generate(questions[0], max_new_tokens_per_call=8, max_calls=1, **settings)  # grammar, caches
     runs: dict[str, list[float]] = {"1": [], **{str(b): [] for b in opts.batches}}
     same: dict[str, int] = {}
     for repeat in range(opts.repeats):
