@@ -75,7 +75,7 @@ unquantized original (`HuggingFaceTB/SmolLM2-135M-Instruct`) is refused.
 `guard.json` is the domain guard `souschef train` built for this run: the shipped guard's
 data (exchanges, guard prompt lists, food lexicon, WordLlama embeddings) plus this run's
 prompts and recipes, whose words become known cooking words. `souschef.json`'s `decoding`
-holds the settings chosen on the development split ({DECODING}), which `souschef generate`,
+holds the settings chosen on the development split (`{json.dumps(DECODING)}`), which `souschef generate`,
 `chat`, `evaluate` and `RecipeGenerator.from_pretrained()` use unless told otherwise.
 Measured figures: `docs/EVALUATION.md`.
 """
@@ -102,7 +102,9 @@ def package(run: Path, decoding: dict[str, float | int], card: str) -> Path:
     record["files"] = sorted([*SHIPPED, "README.md"])
     (ASSISTANT / "souschef.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
-    generated = (run / "README.md").read_text(encoding="utf-8")
+    from training.artifacts import model_card
+
+    generated = model_card(record)  # the current card, whatever version wrote the run
     (ASSISTANT / "README.md").write_text(generated.rstrip() + "\n\n" + card.strip() + "\n", encoding="utf-8")
     return ASSISTANT
 

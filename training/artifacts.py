@@ -261,9 +261,12 @@ def model_card(record: dict[str, Any]) -> str:
     base = f"from scratch ({config['from_scratch']})" if config["from_scratch"] else f"`{config['base']}`"
     adapter = bool(config.get("lora")) and not config.get("merge")
     chat = record.get("prompt_format") == "chat-template"
+    unique: dict[str, dict[str, Any]] = {}
+    for f in data["files"]:
+        unique.setdefault(f["sha256"], f)  # a file given twice is read once
     files = "\n".join(
         f"| `{f['path']}` | {f['format']} | {f['loaded']} | {f['skipped']} | `{f['sha256'][:12]}` |"
-        for f in data["files"]
+        for f in unique.values()
     )
     evals = "\n".join(f"| {e['step']} | {e['loss']:.4f} |" for e in results.get("eval_history", []))
     library = "peft" if adapter else "transformers"
