@@ -67,6 +67,7 @@ class SuiteConfig:
     bootstrap: int = 1000
     repetition_penalty: float | None = None  # None: the model's own default
     no_repeat_ngram: int | None = None       # None: the model's own default
+    jump_forward: bool | None = None         # None: the model's own default
     batch_size: int = 8                      # answers decoded together (generation.batch)
     sets: tuple[str, ...] = SETS
 

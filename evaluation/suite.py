@@ -88,7 +88,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     bars = _Progress(progress)
     settings: dict[str, Any] = {"temperature": config.temperature,
                                 "max_total_tokens": config.max_total_tokens}
-    for name in ("repetition_penalty", "no_repeat_ngram"):  # else the model's own defaults apply
+    for name in ("repetition_penalty", "no_repeat_ngram", "jump_forward"):  # else the model's own defaults
         if getattr(config, name) is not None:
             settings[name] = getattr(config, name)
     clock = {"generation_s": 0.0}

@@ -14,6 +14,13 @@ Each window shift rebuilds the KV cache from the prompt and the last tokens (a
 prefill), so the cost stays linear in the answer's length. Positions are those of
 the rebuilt context (0 for the first prompt token), so learned absolute positions
 (GPT-2) and rotary ones (Llama) both see a context laid out as in training.
+
+Jump-forward (``Settings.jump_forward``): where the schema forces a run of text
+(``Grammar.forced``) and the budget can still close the answer after it, its
+canonical tokens are taken without sampling. With ``fuse_forced`` (the default) the
+one-row loop appends the whole run and feeds it to the model in one forward pass;
+without it, and in the batched decoder, the same tokens come one per step. Either
+way the tokens, states and saved states are the same.
 """
 from __future__ import annotations
 
@@ -40,6 +47,8 @@ class Timings:
     mask_s: float = 0.0
     tokens: int = 0
     prefills: int = 0
+    forced: int = 0      # tokens a forced run gave, not sampled
+    forwards: int = 0    # incremental forward passes (prefills apart)
 
     def add(self, part: Timings) -> None:
         """Add another run's timings to these."""
@@ -48,14 +57,17 @@ class Timings:
         self.mask_s += part.mask_s
         self.tokens += part.tokens
         self.prefills += part.prefills
+        self.forced += part.forced
+        self.forwards += part.forwards
 
 
 class Decoder:
     """Runs the constrained decode loop for one model and grammar."""
 
     def __init__(self, model: Any, grammar: Grammar, n_positions: int, keep: int | None = None,
-                 stop_ids: tuple[int, ...] | None = None):
+                 stop_ids: tuple[int, ...] | None = None, fuse_forced: bool = True):
         self.model = model
+        self.fuse_forced = fuse_forced
         self.grammar = grammar
         # ids that end the answer where the grammar accepts (the grammar's EOS first)
         self.stop_ids = torch.tensor(stop_ids or (grammar.eos_id,), dtype=torch.long)
@@ -128,9 +140,33 @@ class Decoder:
             return None
         return allowed, eos_ok
 
-    def pick(self, st: GenerationState, logits: torch.Tensor, allowed: torch.Tensor, eos_ok: bool,
+    def forced_run(self, st: GenerationState) -> tuple[int, ...]:
+        """The forced run's tokens from ``st`` when jump-forward is on and the token budget
+        still closes the answer after them; else empty."""
+        if not st.settings.jump_forward:
+            return ()
+        run, end = self.grammar.forced(st.grammar_state)
+        remaining = st.settings.max_total_tokens - len(st.generated_ids)
+        return run if run and len(run) + self.grammar.distance(end) <= remaining else ()
+
+    def take(self, st: GenerationState, token: int) -> None:
+        """Append an allowed ``token`` to ``st`` and advance its grammar state."""
+        nxt = self.grammar.next_state(st.grammar_state, token)
+        assert nxt is not None, "the mask let through a token the grammar refuses"
+        st.grammar_state = nxt
+        st.generated_ids.append(token)
+        self.timings.tokens += 1
+
+    def pick(self, st: GenerationState, logits: torch.Tensor | None, allowed: torch.Tensor, eos_ok: bool,
              context_ids: list[int]) -> int | None:
-        """Choose the next token from ``logits`` and advance ``st``; ``None`` when it ended the answer."""
+        """Choose the next token from ``logits`` and advance ``st``; ``None`` when it ended the answer.
+        In a forced run the run's next token is taken and ``logits`` are not read."""
+        run = self.forced_run(st)
+        if run:
+            self.take(st, run[0])
+            self.timings.forced += 1
+            return run[0]
+        assert logits is not None
         t0 = time.perf_counter()
         if eos_ok:  # the end competes with the grammar's tokens in an accepting state
             allowed = torch.cat([allowed, self.stop_ids.to(self.device)])
@@ -141,11 +177,7 @@ class Decoder:
         if token in self._stop_set:
             st.finished = True
             return None
-        nxt = self.grammar.next_state(st.grammar_state, token)
-        assert nxt is not None, "the mask let through a token the grammar refuses"
-        st.grammar_state = nxt
-        st.generated_ids.append(token)
-        self.timings.tokens += 1
+        self.take(st, token)
         return token
 
     def end_call(self, st: GenerationState) -> None:
@@ -163,13 +195,31 @@ class Decoder:
         window = self.window_for(st)
         cache, cache_start, logits = None, -1, None
         context_ids: list[int] = []
-        for _ in range(max_new_tokens):
+        made = 0
+        while made < max_new_tokens:
             if st.finished:
                 return
             options = self.options(st)
             if options is None:
                 return
             g = len(st.generated_ids)
+            run = self.forced_run(st) if self.fuse_forced else ()
+            if run:  # jump forward: the whole run, then one forward pass over it
+                run = run[:max_new_tokens - made]
+                for forced in run:
+                    self.take(st, forced)
+                    yield forced
+                self.timings.forced += len(run)
+                made += len(run)
+                if logits is not None and window.start(g + len(run)) == cache_start:
+                    t2 = time.perf_counter()
+                    logits, cache = self._forward(list(run), cache)
+                    context_ids.extend(run)
+                    self.timings.forward_s += time.perf_counter() - t2
+                    self.timings.forwards += 1
+                else:
+                    logits = None  # the next step prefills
+                continue
             start = window.start(g)
             if logits is None or start != cache_start:
                 t1 = time.perf_counter()
@@ -181,12 +231,14 @@ class Decoder:
             token = self.pick(st, logits, *options, context_ids)
             if token is None:
                 return
+            made += 1
             yield token
             if window.start(g + 1) == cache_start:
                 t3 = time.perf_counter()
                 logits, cache = self._forward([token], cache)
                 context_ids.append(token)
                 self.timings.forward_s += time.perf_counter() - t3
+                self.timings.forwards += 1
             else:
                 logits = None
         self.end_call(st)

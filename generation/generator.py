@@ -127,6 +127,7 @@ class RecipeGenerator:
         self.fields = fields
         self.keep = keep
         self.cache = cache
+        self.fuse_forced = True  # jump-forward feeds a forced run in one pass (False: one per step)
         self.n_positions = context_length(model)
         self.model_id = model_id or model_identity(model, tokenizer)
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
@@ -365,6 +366,7 @@ class RecipeGenerator:
             decoder = self._decoders[grammar.fingerprint] = Decoder(self.model, grammar, self.n_positions,
                                                                     self.keep, self.stop_ids)
         decoder.timings = Timings()
+        decoder.fuse_forced = self.fuse_forced
         return decoder
 
     def decode(self, ids: list[int]) -> str:
@@ -405,4 +407,5 @@ def _check_prompt(prompt: str) -> None:
 
 # Decoding settings a model's souschef.json may recommend ("decoding": {...}), chosen
 # for it on a development split; a setting given to a call wins.
-_DECODING = ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram", "max_total_tokens")
+_DECODING = ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram", "max_total_tokens",
+             "jump_forward")

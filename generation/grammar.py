@@ -6,6 +6,14 @@ generation is one state id. The compiled grammar is cached on disk under a
 fingerprint of regex + vocabulary + outlines_core version, with a per-state table
 (allowed ids, next states, each next state's distance to an accepting state) that
 the decoder uses to mask logits and to steer to the end within a token budget.
+
+Forced runs (jump-forward): where every token the grammar allows starts with the
+same byte and the answer may not end, that byte is forced; following such bytes
+gives the text the schema forces from a state (``","steps":["`` after a list of
+ingredients closes). ``Grammar.forced`` returns it in one canonical tokenization, the
+longest allowed token at each point, so a decoder can append it without sampling
+and feed it to the model in one forward pass. Any tokenization of the run ends in
+the same state: the automaton is deterministic over bytes.
 """
 from __future__ import annotations
 
@@ -52,7 +60,8 @@ class Grammar:
     """
 
     def __init__(self, regex: str, index: Any, eos_id: int, fingerprint: str,
-                 tables: dict[int, StateTable], dist: dict[int, int]):
+                 tables: dict[int, StateTable], dist: dict[int, int],
+                 tokens: dict[int, bytes] | None = None):
         self.regex = regex
         self.index = index
         self.eos_id = eos_id
@@ -61,6 +70,8 @@ class Grammar:
         self.dist = dist
         self.initial_state: int = index.get_initial_state()
         self.max_next_dist = max((int(t.next_dist.max()) for t in tables.values() if len(t.ids)), default=0)
+        self._forced: dict[int, tuple[tuple[int, ...], int]] = {}
+        self._vocab = _ByteVocab(tokens or {}, eos_id)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -90,7 +101,7 @@ class Grammar:
                 with path.open("rb") as f:
                     data = pickle.load(f)
                 if data.get("version") == CACHE_VERSION and data.get("fingerprint") == fp:
-                    return cls(regex, data["index"], eos_id, fp, data["tables"], data["dist"])
+                    return cls(regex, data["index"], eos_id, fp, data["tables"], data["dist"], tokens)
             except Exception as e:  # a corrupt or foreign cache file is rebuilt, not fatal
                 log.warning("ignoring unreadable grammar cache %s: %s", path, e)
         grammar = cls._build(regex, tokens, eos_id, fp)
@@ -124,7 +135,7 @@ class Grammar:
         for state in finals - set(tables):
             empty = np.zeros(0, dtype=np.int64)
             tables[state] = StateTable(empty, empty, empty, True)
-        return cls(regex, index, eos_id, fp, tables, dist)
+        return cls(regex, index, eos_id, fp, tables, dist, tokens)
 
     # ----------------------------------------------------------------- queries
     def table(self, state: int) -> StateTable:
@@ -141,6 +152,59 @@ class Grammar:
         """Fewest tokens from ``state`` to an accepting state."""
         return self.dist.get(state, UNREACHABLE)
 
+    def forced(self, state: int) -> tuple[tuple[int, ...], int]:
+        """The text the schema forces from ``state`` as canonical token ids (empty if none),
+        and the state after them.
+
+        Canonical: at each point the longest token whose bytes start the rest of the run
+        and that the grammar allows there (the lowest id among equals). The run from the
+        state after its first token is the rest of the run, tokenized alike, so taking a
+        run token by token or at once gives the same ids.
+        """
+        cached = self._forced.get(state)
+        if cached is None:
+            cached = self._forced[state] = self._canonical(state, self._forced_bytes(state))
+        return cached
+
+    def _forced_bytes(self, state: int) -> bytes:
+        vocab, run = self._vocab, bytearray()
+        while vocab.ids_of:  # empty when built without its vocabulary: nothing is forced
+            table = self.tables.get(state)
+            if table is None or table.final or table.ids.size == 0:
+                return bytes(run)
+            first = vocab.first_byte[table.ids]
+            single = vocab.single[int(first[0])]
+            if first[0] < 0 or not (first == first[0]).all() or single < 0:
+                return bytes(run)
+            nxt = self.next_state(state, single)
+            if nxt is None:
+                return bytes(run)
+            run.append(int(first[0]))
+            state = nxt
+        return b""
+
+    def _canonical(self, state: int, run: bytes) -> tuple[tuple[int, ...], int]:
+        ids: list[int] = []
+        at = 0
+        while at < len(run):
+            for end in range(min(len(run), at + self._vocab.longest), at, -1):
+                step = self._allowed_id(state, run[at:end])
+                if step is not None:
+                    token, state = step
+                    ids.append(token)
+                    at = end
+                    break
+            else:  # unreachable: each forced byte's single-byte token is allowed
+                raise AssertionError(f"no token for forced bytes {run[at:]!r}")
+        return tuple(ids), state
+
+    def _allowed_id(self, state: int, piece: bytes) -> tuple[int, int] | None:
+        for token in self._vocab.ids_of.get(piece, ()):
+            nxt = self.next_state(state, token)
+            if nxt is not None:
+                return token, nxt
+        return None
+
     def replay(self, token_ids: list[int]) -> int | None:
         """The state after ``token_ids`` from the start; ``None`` if any is not allowed."""
         state: int | None = self.initial_state
@@ -149,6 +213,26 @@ class Grammar:
             if state is None:
                 return None
         return state
+
+
+class _ByteVocab:
+    """What forced runs need of a vocabulary: each token's first byte, the single-byte
+    tokens, and the ids of each byte string (lowest first)."""
+
+    def __init__(self, tokens: dict[int, bytes], eos_id: int):
+        size = max(tokens, default=0) + 1
+        self.first_byte = np.full(size, -1, dtype=np.int16)
+        self.single = np.full(256, -1, dtype=np.int64)
+        self.ids_of: dict[bytes, list[int]] = {}
+        for i in sorted(tokens):
+            b = tokens[i]
+            if not b or i == eos_id:
+                continue
+            self.first_byte[i] = b[0]
+            self.ids_of.setdefault(b, []).append(i)
+            if len(b) == 1 and self.single[b[0]] < 0:
+                self.single[b[0]] = i
+        self.longest = max((len(b) for b in self.ids_of), default=1)
 
 
 def fingerprint(regex: str, tokens: dict[int, bytes], eos_id: int) -> str:

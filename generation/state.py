@@ -41,6 +41,9 @@ class Settings:
     # Forbid a token that would repeat an N-gram the answer already holds (0: off), the cure
     # for a line written over and over (HF's no_repeat_ngram_size).
     no_repeat_ngram: int = 0
+    # Take the text the schema forces (keys, brackets) in one canonical tokenization without
+    # sampling, fed to the model in one pass (generation.decoder); off: the model picks its tokens.
+    jump_forward: bool = False
     seed: int = 0                    # the sampler's RNG state
     max_total_tokens: int = 2048     # the answer always closes within this many tokens
     mode: str = "any"                # "any" (recipe or reply), "recipe", "reply"
@@ -51,6 +54,8 @@ class Settings:
         for f in fields(self):  # the ranges of recipe_schema.limits.SETTINGS, as the flags have them
             if f.name in SETTINGS:
                 SETTINGS[f.name].check(f.name, getattr(self, f.name))
+        if not isinstance(self.jump_forward, bool):
+            raise UsageError(f"jump_forward must be true or false, not {self.jump_forward!r}")
         if self.mode not in MODES:
             raise UsageError(f"mode must be 'any', 'recipe' or 'reply', not {self.mode!r}")
 

@@ -32,7 +32,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                               {"--model": args.model})
     refuse_overwriting_inputs({"-o/--output": args.output}, {"--resume": args.resume})
     sampling = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "repetition_penalty",
-                                              "no_repeat_ngram", "seed", "max_total_tokens", "mode")
+                                              "no_repeat_ngram", "jump_forward", "seed", "max_total_tokens",
+                                              "mode")
                 if getattr(args, k) is not None}
     if args.resume:  # what a started generation fixed cannot change: refused, not ignored
         for flag, given in (("--mode", args.mode is not None), ("--no-guard", not args.guard)):
@@ -103,7 +104,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                          indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
                          guard=args.guard, temperature=args.temperature,
                          max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
-                         no_repeat_ngram=args.no_repeat_ngram, sets=args.sets, batch_size=args.batch_size)
+                         no_repeat_ngram=args.no_repeat_ngram, jump_forward=args.jump_forward, sets=args.sets,
+                         batch_size=args.batch_size)
     report, samples = run_suite(config, progress=not args.quiet)
     paths = write_report(args.out, report, samples)
     failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
@@ -187,6 +189,9 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--no-repeat-ngram", type=setting("no_repeat_ngram"), metavar="N",
                    help="never repeat an N-gram of the answer's tokens (default: the model's own, else 0: "
                         f"off; {setting_range('no_repeat_ngram')})")
+    p.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,
+                   help="take the text the schema forces (keys, brackets) without sampling, in one "
+                        "forward pass (default: the model's own, else off)")
     p.add_argument("--seed", type=setting("seed"), metavar="S", help="sampling seed (default 0)")
     p.add_argument("--save-state", metavar="FILE", help="rewrite the resumable state here after every call")
     p.add_argument("--resume", metavar="FILE",
@@ -254,6 +259,9 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="decoding's repetition penalty (default: the model's own, else 1.2)")
     p.add_argument("--no-repeat-ngram", type=setting("no_repeat_ngram"), metavar="N",
                    help="never repeat an N-gram of an answer's tokens (default: the model's own, else off)")
+    p.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,
+                   help="take the text the schema forces without sampling (default: the model's own, "
+                        "else off)")
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="B",
                    help="answers decoded together, one forward pass per step for all (default 8; 1: one "
                         "after another)")
