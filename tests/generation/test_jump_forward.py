@@ -96,3 +96,21 @@ def test_off_by_default_and_a_state_saved_before_it_existed_loads_with_it_off(ge
     del data["settings"]["jump_forward"], data["digest"]
     data["digest"] = _digest(data)
     assert GenerationState.from_json(json.dumps(data)).settings.jump_forward is False
+
+
+def test_the_jump_forward_bench_runs_and_counts_forced_tokens(tiny, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "jump_forward.py"
+    spec = importlib.util.spec_from_file_location("jump_forward_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model, _ = tiny
+    assert bench.main(["--model", str(model), "--prompts", "2", "--max-total-tokens", "60",
+                       "--repeats", "1", "--threads", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    arms = result["arms"]
+    assert arms["off"]["forced_share"] == 0 and arms["fused"]["forced_share"] > 0
+    assert arms["fused"]["forced_share"] == arms["stepped"]["forced_share"]
+    assert arms["fused"]["forwards"] < arms["stepped"]["forwards"]
