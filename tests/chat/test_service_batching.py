@@ -12,6 +12,7 @@ from recipe_schema import Recipe
 PROMPTS = ["Lentil soup?", "How do I make a quick tomato soup for two?", "Pancakes?",
            "What is a good recipe for a slow-cooked lamb shoulder with rosemary and white beans?"]
 BUDGET = 80
+pytestmark = pytest.mark.slow
 TIMEOUT_S = 120  # no test waits longer than this for a thread
 
 
@@ -174,3 +175,32 @@ def test_a_batch_of_one_is_todays_service_one_generation_at_a_time(tiny, tmp_pat
     service = ChatService(tiny[1], FeedbackStore(tmp_path / "f.db"), max_total_tokens=64, mode="recipe")
     assert service.batch_size == 1 and service._scheduler is None
     assert not any(t.name == "souschef-batch" for t in threading.enumerate())
+
+
+@pytest.mark.filterwarnings("ignore:unclosed event loop:ResourceWarning")  # Gradio's (see test_app.py)
+@pytest.mark.filterwarnings("ignore:unclosed <socket.socket fd=\\d+, family=1:ResourceWarning")
+def test_the_app_lets_as_many_answers_run_at_once_as_the_service_decodes_together(gen64, tmp_path):
+    import asyncio
+    import gc
+
+    pytest.importorskip("gradio", reason="the ui extra is not installed (pip install 'souschef[ui]')")
+    from chat.app import build_app
+    from chat.feedback import FeedbackStore
+    from chat.service import ChatService
+
+    for batch in (1, 4):
+        service = ChatService(gen64, FeedbackStore(tmp_path / "f.db"), batch_size=batch)
+        try:
+            respond = [fn for fn in build_app(service).fns.values() if fn.api_name == "respond"]
+            assert [fn.concurrency_limit for fn in respond] == [batch]
+        finally:
+            service.close()
+    asyncio.get_event_loop_policy().get_event_loop().close()  # as the served fixture does
+    asyncio.set_event_loop(None)
+    gc.collect()
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_chat_refuses_a_batch_size_below_one(cli, value):
+    code, _, err = cli(["chat", "--batch-size", value])
+    assert code == 2 and "--batch-size" in err
