@@ -4,7 +4,8 @@ Gradio is imported inside the functions (it is an optional extra, and slow to im
 with its analytics switched off first. Endpoints, for ``gradio_client`` and the browser:
 
 - ``/respond(message, temperature, servings)``: streams the chat (Gradio ``messages``),
-  then the recipe JSON download; serialized (queue concurrency 1, and a lock).
+  then the recipe JSON download; as many at once as the service decodes together
+  (its ``batch_size``: 1 serializes them), the rest wait in Gradio's queue.
 - ``/rate(turn, rating, comment)``: ``rating`` is ``like``, ``dislike`` or ``cleared``;
   ``turn`` counts this session's answers from 0 (-1: the latest). Returns the stored row.
 - ``/rerender(servings)``: the chat again, recipes scaled to ``servings``.
@@ -153,7 +154,8 @@ def build_app(service: ChatService) -> Any:
         status = gr.Markdown(elem_id="status")
 
         gr.on([message.submit, send.click], respond, [message, temperature, servings],
-              [chatbot, download, message], concurrency_limit=1, concurrency_id="model", api_name="respond")
+              [chatbot, download, message], concurrency_limit=service.batch_size,
+              concurrency_id="model", api_name="respond")
         chatbot.like(on_like, [comment], [status, comment], concurrency_limit=None, api_visibility="private")
         servings.change(rerender, [servings], [chatbot, download], concurrency_limit=None,
                         api_name="rerender")

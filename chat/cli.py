@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from souschef.flags import setting  # one range per setting, the one a saved state is held to
+from souschef.flags import positive_int, setting  # one range per setting, the one a saved state is held to
 
 DEFAULT_DB = "souschef-feedback.db"
 
@@ -28,6 +28,7 @@ def _port(text: str) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from generation import RecipeGenerator
+    from generation.generator import DEFAULT_BATCH
 
     from .app import check_address, import_gradio, serve
     from .feedback import FeedbackStore
@@ -38,13 +39,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
     store = FeedbackStore(args.feedback_db)
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model)
-    service = ChatService(generator, store, max_total_tokens=args.max_total_tokens, mode=args.mode)
+    service = ChatService(generator, store, max_total_tokens=args.max_total_tokens, mode=args.mode,
+                          batch_size=args.batch_size or DEFAULT_BATCH)
 
     def ready() -> None:
         print(f"souschef chat on http://{args.host}:{args.port} (feedback: {args.feedback_db}); "
               "Ctrl-C stops it", file=sys.stderr, flush=True)
 
-    serve(service, args.host, args.port, on_ready=ready)
+    try:
+        serve(service, args.host, args.port, on_ready=ready)
+    finally:
+        service.close()
     return 0
 
 
@@ -93,7 +98,8 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
         ),
         epilog=(
             "examples:\n  souschef chat\n  souschef chat --model runs/tiny\n"
-            "  souschef chat --model runs/mine --port 8080 --feedback-db feedback.db"
+            "  souschef chat --model runs/mine --port 8080 --feedback-db feedback.db\n"
+            "  souschef chat --batch-size 16"
         ),
         formatter_class=formatter_class,
     )
@@ -109,6 +115,9 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
                    help="each answer closes within N tokens (default 2048)")
     p.add_argument("--mode", choices=["any", "recipe", "reply"],
                    help="force one kind of answer (default: the model and its domain guard decide)")
+    p.add_argument("--batch-size", type=positive_int, metavar="B",
+                   help="answers of concurrent users decoded together, one forward pass per step for all "
+                        "(default 8, as souschef evaluate; 1: one at a time)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser(

@@ -1,8 +1,12 @@
-"""What the chat app does, without Gradio: answer (one generation at a time), remember
-each session's turns, show them, and record ratings.
+"""What the chat app does, without Gradio: answer, remember each session's turns, show
+them, and record ratings.
 
-The model is not thread-safe, so ``ask`` holds a lock for a whole generation; ratings
-and re-renders never wait for it. A session's turns live here, on the server, keyed by
+The model is not thread-safe. With ``batch_size`` above 1 one worker thread owns it
+(``generation.scheduler.Scheduler``): the answers of concurrent users are decoded together,
+one forward pass per step for all, each joining the batch at the next step where a slot is
+free and streaming its own text; ``close`` stops the worker. With ``batch_size`` 1 ``ask``
+holds a lock for a whole generation, one at a time. Ratings and re-renders never wait for
+the model. A session's turns live here, on the server, keyed by
 Gradio's session hash: a rating names a turn, and the prompt and answer stored with it
 are the ones the model really produced, never text a client sent.
 """
@@ -66,16 +70,27 @@ class ChatService:
         lets the generator decide.
     download_dir
         Where recipe JSON downloads are written (default: a fresh temporary directory).
+    batch_size
+        Answers decoded together (default 1: one at a time, under a lock). Above 1 a worker
+        thread serves them; call ``close`` when done.
     """
 
     def __init__(self, generator: Any, store: FeedbackStore, *, max_total_tokens: int | None = None,
-                 mode: str | None = None, download_dir: str | Path | None = None):
+                 mode: str | None = None, download_dir: str | Path | None = None, batch_size: int = 1):
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, not {batch_size}")
         self.generator = generator
         self.store = store
         self.max_total_tokens = max_total_tokens
         self.mode = mode
         self.download_dir = Path(download_dir or tempfile.mkdtemp(prefix="souschef-chat-"))
-        self._generate_lock = threading.Lock()  # the model serves one generation at a time
+        self.batch_size = batch_size
+        self._generate_lock = threading.Lock()  # batch 1: the model serves one generation at a time
+        self._scheduler = None
+        if batch_size > 1:
+            from generation.scheduler import Scheduler
+
+            self._scheduler = Scheduler(generator, batch_size)
         self._sessions: OrderedDict[str, list[Turn]] = OrderedDict()
         self._sessions_lock = threading.Lock()
 
@@ -120,10 +135,9 @@ class ChatService:
         from postprocess import process_answer
 
         try:
-            with self._generate_lock:
-                for piece in self.generator.stream(prompt, **settings):
-                    turn.text += piece
-                    yield turn
+            for piece in self._pieces(prompt, settings):
+                turn.text += piece
+                yield turn
             turn.answer = process_answer(turn.text)
         except SouschefError as e:
             turn.error = str(e)
@@ -131,6 +145,23 @@ class ChatService:
             logger.exception("generation failed for %r", prompt)
             turn.error = f"internal error ({type(e).__name__})"
         yield turn
+
+    def _pieces(self, prompt: str, settings: dict[str, Any]) -> Iterator[str]:
+        """The answer's text as it is written: in the shared batch, or alone under the lock."""
+        if self._scheduler is not None:
+            pieces = self._scheduler.stream(prompt, **settings)
+            try:
+                yield from pieces
+            finally:
+                pieces.close()  # a client gone: its row leaves the batch
+            return
+        with self._generate_lock:
+            yield from self.generator.stream(prompt, **settings)
+
+    def close(self) -> None:
+        """Stop the batching worker (nothing to do at batch 1); later questions get an error."""
+        if self._scheduler is not None:
+            self._scheduler.close()
 
     # ----------------------------------------------------------------- showing
     def messages(self, session: str, servings: int | None = None) -> list[dict[str, str]]:

@@ -5,7 +5,9 @@ a step for B rows reads them once for all B. Each row is its own generation: its
 own grammar state, mask, token budget, sampling stream (``(seed, i)``), prompt
 length and context window, and its state stays the plain-JSON ``GenerationState``
 that ``RecipeGenerator.continue_`` resumes. A row that finishes leaves and a waiting
-one takes its slot (continuous batching).
+one takes its slot (continuous batching); rows may also arrive while it runs, and each
+row's tokens can be seen as they are chosen (``generation.scheduler`` serves concurrent
+chat users so).
 
 The rows share one KV cache whose time axis grows by one column per step. A row
 occupies the columns of its own context (the mask says which): it enters, or
@@ -126,19 +128,38 @@ def batchable(cache: Any) -> bool:
 
 def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size: int,
               max_new_tokens_per_call: int, max_calls: int | None = None,
-              on_done: Callable[[int, GenerationState, float], None] | None = None) -> None:
+              on_done: Callable[[int, GenerationState, float], None] | None = None, *,
+              arrivals: Callable[[int], list[tuple[GenerationState, Decoder]]] | None = None,
+              on_token: Callable[[int, int], bool | None] | None = None,
+              on_error: Callable[[int, Exception], None] | None = None) -> None:
     """Continue every state in place, ``batch_size`` rows at a time, until each is finished or
     has made ``max_calls`` calls of ``max_new_tokens_per_call`` tokens (counted as one-row
     ``continue_`` counts them). ``decoders[i]`` is the decoder of ``states[i]``'s grammar; all
     share one model. ``on_done(i, state, seconds)`` is called as each row leaves, with the
-    seconds it spent in the batch."""
-    model_decoder = decoders[0]
+    seconds it spent in the batch.
+
+    For a server whose rows arrive while it decodes: ``arrivals(n)`` is asked, before each step
+    with ``n`` slots to fill, for at most ``n`` more ``(state, decoder)`` rows (numbered on from
+    ``len(states)`` in the order given); the run ends when no row is left and it gives none.
+    ``on_token(i, token)`` sees each token row ``i`` chooses; when it returns ``False`` the row
+    leaves at once (its client is gone), unfinished. With ``on_error``, an exception in one row
+    (its step, or its ``on_token``) ends that row only: ``on_error(i, exception)`` is called
+    instead of ``on_done``. An exception in the shared forward pass still ends the run."""
+    model_decoder = decoders[0] if decoders else None
     waiting = deque(_Row(i, st, d, d.window_for(st)) for i, (st, d) in enumerate(zip(states, decoders,
                                                                                       strict=True)))
+    numbered = len(states)
     free = list(range(batch_size))[::-1]
     active: list[_Row] = []
     shared = _SharedCache(batch_size)
-    while waiting or active:
+    while True:
+        if arrivals is not None and len(free) > len(waiting):
+            for st, d in arrivals(len(free) - len(waiting)):
+                waiting.append(_Row(numbered, st, d, d.window_for(st)))
+                model_decoder = model_decoder or d
+                numbered += 1
+        if not (waiting or active):
+            break
         while free and waiting:
             row = waiting.popleft()
             row.entered = time.perf_counter()
@@ -150,11 +171,24 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
             row.slot = free.pop()
             active.append(row)
         for row in list(active):
-            if not _advance(row, shared, max_new_tokens_per_call, max_calls):
+            failed: Exception | None = None
+            try:
+                going = _advance(row, shared, max_new_tokens_per_call, max_calls)
+                if going and on_token is not None:  # a chosen token is the state's last
+                    going = on_token(row.index, row.state.generated_ids[-1]) is not False
+            except Exception as e:
+                if on_error is None:
+                    raise
+                going, failed = False, e
+            if not going:
                 active.remove(row)
                 shared.release(row.slot)
                 free.append(row.slot)
-                _leave(row, on_done)
+                row.feed = None
+                if failed is None:
+                    _leave(row, on_done)
+                elif on_error is not None:
+                    on_error(row.index, failed)
         fed = [False] * batch_size
         feeding = [row for row in active if row.feed is not None]
         if not feeding:
@@ -166,6 +200,7 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
             positions[row.slot, 0] = len(row.context_ids) - 1
             fed[row.slot] = True
         t0 = time.perf_counter()
+        assert model_decoder is not None  # a row is feeding, so some decoder came with it
         logits = model_decoder.forward_batch(ids, positions, shared.step_mask(), shared.cache)
         shared.appended(fed)
         for row in feeding:

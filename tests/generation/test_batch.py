@@ -83,3 +83,51 @@ def test_the_batched_generation_bench_runs_and_reports_each_batch(tiny, capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result["tokens_per_s"]) == {"1", "2"} and result["tokens_per_s"]["2"] > 0
     assert result["identical_to_one_row"]["2"] <= 3 and result["weights_gb_per_s_at_batch_1"] > 0
+
+
+def test_rows_that_arrive_while_it_runs_join_and_equal_their_one_row_generations(gen64):
+    from generation.batch import run_batch
+
+    settings = {"max_total_tokens": 90, "mode": "recipe"}
+    alone = [gen64.generate(p, **settings) for p in PROMPTS]
+    states = [gen64.start(p, **settings) for p in PROMPTS]
+    decoders = [gen64._decoder(gen64.check(s)) for s in states]
+    late = list(zip(states[2:], decoders[2:], strict=True))
+    asked, seen, done = [], {i: [] for i in range(len(PROMPTS))}, {}
+
+    def arrivals(n):  # one late row at a time, only once the first two have run a while
+        asked.append(n)
+        return [late.pop(0)] if late and len(seen[0]) >= 10 * (len(PROMPTS) - len(late) - 1) else []
+
+    def on_token(i, token):
+        seen[i].append(token)
+        return not (i == 3 and len(seen[3]) == 7)  # row 3's client leaves after 7 tokens
+
+    run_batch(states[:2], decoders[:2], 3, 1 << 30, on_done=lambda i, st, s: done.setdefault(i, st),
+              arrivals=arrivals, on_token=on_token)
+    assert sorted(done) == [0, 1, 2, 3, 4] and not late and max(asked) <= 3
+    for i, (state, one) in enumerate(zip(states, alone, strict=True)):
+        assert seen[i] == state.generated_ids  # each token was seen as it was chosen
+        if i == 3:  # dropped: unfinished, its tokens those of the one-row run so far
+            assert not state.finished and state.generated_ids == one.state.generated_ids[:7]
+        else:
+            assert state.finished and state.generated_ids == one.state.generated_ids
+
+
+def test_an_error_in_one_row_ends_that_row_only(gen64, monkeypatch):
+    from generation.batch import run_batch
+    from generation.decoder import Decoder
+
+    pick = Decoder.pick
+    monkeypatch.setattr(Decoder, "pick", lambda self, st, *a: (
+        1 / 0 if st.prompt == PROMPTS[1] and len(st.generated_ids) == 3 else pick(self, st, *a)))
+    states = [gen64.start(p, max_total_tokens=60) for p in PROMPTS[:3]]
+    errors, done = {}, {}
+    run_batch(states, [gen64._decoder(gen64.check(s)) for s in states], 3, 1 << 30,
+              on_done=lambda i, st, s: done.setdefault(i, st), on_error=errors.setdefault)
+    assert sorted(done) == [0, 2] and isinstance(errors[1], ZeroDivisionError)
+    assert all(done[i].generated_ids == gen64.generate(PROMPTS[i], max_total_tokens=60).state.generated_ids
+               for i in (0, 2))
+    with pytest.raises(ZeroDivisionError):  # without on_error, as before: the run ends
+        states = [gen64.start(p, max_total_tokens=60) for p in PROMPTS[:2]]
+        run_batch(states, [gen64._decoder(gen64.check(s)) for s in states], 2, 1 << 30)
