@@ -1,0 +1,70 @@
+"""int8 weights on the CPU (torchao), against fp32, side by side in one process.
+
+    pip install torchao==0.18.0          # not a souschef dependency: it did not pay here
+    python bench/int8_weights.py         # the shipped assistant, 2 CPU threads
+
+The same prompt is answered greedily at batch 1 (recipe mode, --tokens tokens) by the
+fp32 model and by copies quantized with torchao's int8 weight-only and int8 dynamic
+(activations and weights) configurations, interleaved over --repeats. Reported: the
+median tokens/s of each, the ratio to fp32, and whether each answer equals fp32's.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="a model or adapter folder (default: the shipped assistant)")
+    parser.add_argument("--prompt", default="How do I make shakshuka?")
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    opts = parser.parse_args(argv)
+
+    import torch
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
+
+    from generation import RecipeGenerator
+
+    torch.set_num_threads(opts.threads)
+    gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
+    models = {"fp32": gen.model}
+    for name, config in (("int8 weight-only", Int8WeightOnlyConfig()),
+                         ("int8 dynamic", Int8DynamicActivationInt8WeightConfig())):
+        models[name] = copy.deepcopy(gen.model)
+        quantize_(models[name], config)
+    settings = {"mode": "recipe", "max_total_tokens": opts.tokens}
+    rates: dict[str, list[float]] = {name: [] for name in models}
+    answers: dict[str, list[int]] = {}
+    for repeat in range(opts.repeats + 1):  # the first round warms up
+        for name, model in models.items():
+            gen.model = model
+            gen._decoders.clear()
+            t0 = time.perf_counter()
+            result = gen.generate(opts.prompt, **settings)
+            if repeat:
+                rates[name].append(result.tokens / (time.perf_counter() - t0))
+            answers[name] = result.state.generated_ids
+        if repeat:
+            print(f"repeat {repeat}/{opts.repeats}: " + ", ".join(f"{n} {v[-1]:.1f} tokens/s"
+                                                                 for n, v in rates.items()), file=sys.stderr)
+    fp32 = statistics.median(rates["fp32"])
+    out = {name: {"tokens_per_s": statistics.median(v), "ratio": statistics.median(v) / fp32,
+                  "same_answer_as_fp32": answers[name] == answers["fp32"]} for name, v in rates.items()}
+    print(json.dumps({"threads": opts.threads, "tokens": opts.tokens, "repeats": opts.repeats, "arms": out},
+                     indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
