@@ -1,7 +1,7 @@
 """``souschef generate | train | evaluate | report compare``: the commands that use a model.
 
 ``add_commands(sub, formatter_class)`` registers them on the ``souschef`` parser, as
-``chat.cli`` does for ``chat`` and ``feedback``. Each command is a thin adapter over one
+``chat_cli`` does for ``chat`` and ``feedback``. Each command is a thin adapter over one
 library call, returns an exit code and raises ``recipe_schema`` errors for bad input;
 torch, transformers and the rest are imported inside the commands.
 """
@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any
 
-from .cli import PROG, _emit, _read_text, _render_answer, _write_output
 from .flags import add_config_flags, gate, positive_int, sets, setting, setting_range
+from .output import PROG, emit, read_text, render_answer, write_output
 
 # ------------------------------------------------------------------- generate
 DEFAULT_STATE_FILE = "souschef-state.json"
@@ -39,7 +39,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if given:
                 raise UsageError(f"{flag} cannot apply on --resume: the saved generation's mode was chosen "
                                  "when it started")
-        state = GenerationState.from_json(_read_text(args.resume))
+        state = GenerationState.from_json(read_text(args.resume))
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
     if args.resume:
@@ -71,7 +71,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             + (f" --model {args.model}" if args.model else ""),
             result.state,
         )
-    _write_output(_render_answer(result.answer, args.format), args.output)
+    write_output(render_answer(result.answer, args.format), args.output)
     return 0
 
 
@@ -108,7 +108,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     paths = write_report(args.out, report, samples)
     failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
     if args.json:
-        _emit(json.dumps({"report": str(paths["report"]), "metrics": report["metrics"],
+        emit(json.dumps({"report": str(paths["report"]), "metrics": report["metrics"],
                           "failed_gates": failed}, indent=2))
     else:
         metrics = report["metrics"]
@@ -117,10 +117,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             m = metrics.get(key, {"value": None, "low": None})
             value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
             interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
-            _emit(f"{key:32} {value}{interval}")
+            emit(f"{key:32} {value}{interval}")
         for key, d in report.get("differences", {}).items():
             interval = f"  [{d['low']:+.3f}, {d['high']:+.3f}]" if d.get("low") is not None else ""
-            _emit(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f}{interval}")
+            emit(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f}{interval}")
         for path in paths.values():
             print(f"wrote {path}", file=sys.stderr)
     for line in failed:
@@ -134,7 +134,7 @@ def cmd_report_compare(args: argparse.Namespace) -> int:
 
     a, b = load_report(args.a), load_report(args.b)
     result = compare_reports(a, b)
-    _emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
+    emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
     return 0
 
 

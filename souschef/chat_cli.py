@@ -1,5 +1,8 @@
 """``souschef chat`` and ``souschef feedback export|stats``: thin adapters over ``chat``.
 
+They live in ``souschef`` (the shells), not in ``chat``: the app package imports nothing of the
+CLI, so no package imports the one that imports it.
+
 ``add_commands(sub, formatter_class)`` registers them on the ``souschef`` parser. Each
 command returns an exit code and raises ``recipe_schema`` errors for bad input; only
 argparse and the standard library are imported until a command runs.
@@ -11,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from souschef.flags import setting  # one range per setting, the one a saved state is held to
+from .flags import setting  # one range per setting, the one a saved state is held to
 
 DEFAULT_DB = "souschef-feedback.db"
 
@@ -27,11 +30,10 @@ def _port(text: str) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from chat.app import check_address, import_gradio, serve
+    from chat.feedback import FeedbackStore
+    from chat.service import ChatService
     from generation import RecipeGenerator
-
-    from .app import check_address, import_gradio, serve
-    from .feedback import FeedbackStore
-    from .service import ChatService
 
     import_gradio()  # a missing extra, a taken port or a corrupt database fail before the model loads
     check_address(args.host, args.port)
@@ -49,7 +51,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from .feedback import export_feedback
+    from chat.feedback import export_feedback
 
     summary = export_feedback(args.db, args.out, args.rejected)
     for problem in summary.invalid:
@@ -60,7 +62,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_stats(args: argparse.Namespace) -> int:
-    from .feedback import feedback_stats
+    from chat.feedback import feedback_stats
 
     stats: dict[str, Any] = feedback_stats(args.db)
     if args.json:
