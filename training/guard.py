@@ -28,6 +28,8 @@ from generation.guard import GUARD_FILE, DomainGuard
 
 from .prompts import questions_for
 
+TRAIN_EXTRA = "pip install 'souschef[train]'"  # scikit-learn and wordfreq: pyproject's train extra
+
 QUESTIONS_PER_TITLE = 3
 # The training weight of a generated question (a written prompt weighs 1). Without the
 # unknown-word feature 0.3 was best (thousands of "recipe for X" questions taught that
@@ -307,6 +309,31 @@ def food_words() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
+def require_guard_libraries() -> None:
+    """Fail early, with the install command, when a library that trains the guard is missing.
+
+    A training run trains the guard after the model: without this check a missing
+    scikit-learn or wordfreq would surface only once the model had trained.
+
+    Raises
+    ------
+    ImportError
+        ``pip install 'souschef[train]'``.
+    """
+    import importlib.util
+
+    missing = []
+    for module, package in (("sklearn", "scikit-learn"), ("wordfreq", "wordfreq")):
+        try:
+            found = importlib.util.find_spec(module) is not None  # without importing it (sklearn: 1 s)
+        except (ImportError, ValueError):  # a module set to None, or a spec-less stand-in
+            found = False
+        if not found:
+            missing.append(package)
+    if missing:
+        raise ImportError(f"training the domain guard needs {' and '.join(missing)}: {TRAIN_EXTRA}")
+
+
 @functools.cache
 def english_frequencies() -> dict[str, float]:
     """General English: each word's share of running text (``wordfreq``), the everyday-word yardstick.
@@ -316,8 +343,7 @@ def english_frequencies() -> dict[str, float]:
     try:
         import wordfreq
     except ImportError:
-        raise ImportError("training the domain guard needs wordfreq: "
-                          "pip install 'wordfreq>=3.1,<3.2'") from None
+        raise ImportError(f"training the domain guard needs wordfreq: {TRAIN_EXTRA}") from None
     return dict(wordfreq.get_frequency_dict("en"))
 
 

@@ -92,8 +92,12 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
     DataError
         Bad records under ``on_bad_record="fail"``, or no usable example (exit 1).
     ImportError
-        ``lora=True`` without peft installed.
+        ``lora=True`` without peft installed, or the train extra (scikit-learn, wordfreq:
+        the guard's) missing.
     """
+    from .guard import require_guard_libraries
+
+    require_guard_libraries()
     if config.lora:
         from .model import require_peft
 

@@ -133,3 +133,39 @@ def test_training_writes_the_guard_and_records_its_validation_figures(trained):
     gen = RecipeGenerator.from_pretrained(out)
     assert gen.guard is not None and gen.guard.features == guard.features  # the directory's own guard
 
+
+
+def _hide(monkeypatch, *modules):
+    """Make ``import`` of each module (and its submodules) fail, installed or not."""
+    import sys
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in modules:
+            monkeypatch.setitem(sys.modules, name, None)
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize("module, package", [("sklearn", "scikit-learn"), ("wordfreq", "wordfreq")])
+def test_a_missing_training_library_says_how_to_install_the_train_extra(monkeypatch, tmp_path, module,
+                                                                        package):
+    from training import TrainConfig, train
+    from training.guard import require_guard_libraries
+
+    _hide(monkeypatch, module)
+    hint = rf"needs {package}: pip install 'souschef\[train\]'"
+    with pytest.raises(ImportError, match=hint):
+        require_guard_libraries()
+    with pytest.raises(ImportError, match=hint):  # before any model loads or trains
+        train(TrainConfig(out=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_guard_s_trainers_say_how_to_install_the_train_extra(monkeypatch):
+    from generation.guard import fit_sklearn
+
+    _hide(monkeypatch, "sklearn", "wordfreq")
+    with pytest.raises(ImportError, match=r"scikit-learn: pip install 'souschef\[train\]'"):
+        fit_sklearn(["a"], [True])
+    with pytest.raises(ImportError, match=r"wordfreq: pip install 'souschef\[train\]'"):
+        english_frequencies.__wrapped__()  # the cached result may hold the frequencies already
