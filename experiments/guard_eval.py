@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import corpus
-from evaluation.metrics.contamination.contamination import wilson_interval
+from evaluation.intervals import wilson_interval
 from generation.guard import DomainGuard
 from training.guard import build_guard, shipped_guard_data, shipped_topics
 

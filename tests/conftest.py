@@ -15,6 +15,8 @@ import pytest
 # Tests never reach a hub, and never write to the user's caches.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["SOUSCHEF_CACHE_DIR"] = tempfile.mkdtemp(prefix="souschef-test-cache-")
+for _name in ("modules", "metrics", "evaluate"):  # where evaluate.load copies the suite's metrics
+    os.environ[f"HF_{_name.upper()}_CACHE"] = str(Path(os.environ["SOUSCHEF_CACHE_DIR"]) / "hf" / _name)
 
 EXAMPLE = resources.files("corpus").joinpath("examples/harissa-chickpeas.json")
 
