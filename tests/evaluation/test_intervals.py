@@ -48,5 +48,6 @@ def test_the_suite_scores_through_each_metric_s_compute(monkeypatch):
     toast = Recipe(title="Toast", ingredients=["2 slices bread"], steps=["Toast the bread."])
     assert scoring.rouge_scores([toast], [toast], ("steps",))["steps_rougeL"] == [1.0]
     assert scoring.contamination_verdicts(['{"reply": "No."}', None]) == [(False, None), (False, None)]
-    assert scoring.on_topic_verdicts(["Buttered Toast", None], ["toast", ["toast", "pain grillé"]]) == [True, False]
+    dishes = ["toast", ["toast", "pain grillé"]]  # a dish given as several spellings
+    assert scoring.on_topic_verdicts(["Buttered Toast", None], dishes) == [True, False]
     assert calls == ["recipe_rouge", "contamination", "on_topic"]
