@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import DataError, InputFileError, Recipe, to_compact_json
+from recipe_schema import DataError, InputFileError, Recipe, read_bytes, to_compact_json
 from recipe_schema.limits import MAX_PROMPT_CHARS, too_long
 
 from .config import SuiteConfig
@@ -41,23 +41,29 @@ def _sha256(path: str) -> str:
 
 
 def _load_recipes(paths: list[str]) -> list[Recipe]:
-    """Recipes from any file the training loaders read (recipe objects or exchanges).
+    """Recipes from any recipe file (``postprocess.records``: recipe objects or exchanges).
 
     A record that is not a usable recipe is left out and named on the ``souschef.evaluation``
     logger as ``FILE:LINE: why`` (the CLI prints it on stderr), never dropped in silence.
     """
-    from training.data import load_examples
+    from postprocess.formats import file_format
+    from postprocess.records import BadRecord, read_file
 
-    report = load_examples(paths, on_bad_record="skip")
-    for bad in report.bad_records:
-        logger.warning("skipped %s", bad)
+    for path in paths:
+        file_format(path)  # unknown extensions fail before anything is read
+    bad: list[BadRecord] = []
     recipes, seen = [], set()
-    for example in report.examples:
-        if isinstance(example.answer, Recipe):
-            key = to_compact_json(example.answer)
-            if key not in seen:
-                seen.add(key)
-                recipes.append(example.answer)
+    for path in paths:
+        for _, converted in read_file(path, read_bytes(path)):
+            if isinstance(converted, BadRecord):
+                bad.append(converted)
+            elif isinstance(converted.answer, Recipe):
+                key = to_compact_json(converted.answer)
+                if key not in seen:
+                    seen.add(key)
+                    recipes.append(converted.answer)
+    for record in bad:  # after every file is read, as the training loader reports them
+        logger.warning("skipped %s", record)
     return recipes
 
 

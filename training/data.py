@@ -1,7 +1,8 @@
 """Training examples from files: load, report bad records, split train/validation.
 
-``load_examples`` reads any mix of JSONL, CSV and JSON-LD files (see ``formats``),
-turns each record into an ``Example`` (see ``records``; recipes without a question
+``load_examples`` reads any mix of JSONL, CSV and JSON-LD files with the readers
+training and evaluation share (``postprocess.formats``, ``postprocess.records``),
+turns each record into an ``Example`` (recipes without a question
 get one from ``prompts``) and reports every record it could not use as
 ``FILE:LINE: why``. ``split_examples`` holds out a fixed fraction of the distinct
 answers for validation, chosen by the SHA-256 of the answer text: the split does not
@@ -16,26 +17,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from postprocess.formats import file_format
+from postprocess.records import BadRecord, read_file
 from recipe_schema import DataError, UsageError, answer_text, read_bytes
 from recipe_schema.model import Answer, Recipe, Reply
 
-from .formats import file_format, read_records
 from .prompts import questions_for
-from .records import RecordError, convert
 
 logger = logging.getLogger("souschef.training")
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    """A record that was not used, and why."""
-
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
 
 
 @dataclass
@@ -149,19 +138,13 @@ def load_examples(paths: list[str], on_bad_record: str = "skip", questions_per_r
         payload = read_bytes(path)
         summary = FileSummary(path, file_format(path), hashlib.sha256(payload).hexdigest())
         report.files.append(summary)
-        for raw in read_records(path, payload):
-            where = f"{path}:{raw.line}"
-            try:
-                if raw.error is not None:
-                    raise RecordError(raw.error)
-                assert raw.data is not None
-                converted = convert(raw.data)
-            except RecordError as e:
-                bad = BadRecord(path, raw.line, str(e))
-                report.bad_records.append(bad)
+        for line, converted in read_file(path, payload):
+            where = f"{path}:{line}"
+            if isinstance(converted, BadRecord):
+                report.bad_records.append(converted)
                 summary.skipped += 1
                 if on_bad_record == "fail":
-                    raise DataError(str(bad), report.bad_records) from None
+                    raise DataError(str(converted), report.bad_records) from None
                 continue
             summary.loaded += 1
             report.notes.extend(f"{where}: {note}" for note in converted.notes)

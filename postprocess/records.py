@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +25,11 @@ from recipe_schema import Recipe, Reply
 from recipe_schema.limits import MAX_FIELD_CHARS, too_long
 from recipe_schema.model import Answer
 
+from .formats import read_records
+from .normalize import collapse_whitespace, unique
+
 # schema.org name -> schema field. Targets are checked against Recipe.model_fields
-# (tests/training/test_records.py), so the schema stays the one list of names.
+# (tests/training/test_data.py), so the schema stays the one list of names.
 SCHEMA_ORG = {
     "name": "title",
     "headline": "title",
@@ -48,6 +52,18 @@ SCHEMA_ORG = {
 _SERVINGS = re.compile(
     r"^(?:serves\s+)?(\d{1,3})(?:\s+(?:servings?|people|persons|portions))?$", re.IGNORECASE
 )
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record that was not used, and why."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
 
 
 class RecordError(ValueError):
@@ -112,13 +128,13 @@ def _exchange(data: dict[str, Any]) -> Converted:
         reply = answer["reply"]
         try:
             parsed = Reply.model_validate(
-                {**answer, "reply": _clean(reply) if isinstance(reply, str) else reply}
+                {**answer, "reply": collapse_whitespace(reply) if isinstance(reply, str) else reply}
             )
         except ValidationError as e:
             raise RecordError(f"answer{_first_error(e)}") from None
-        return Converted(parsed, prompt=_clean(prompt), metadata=metadata)
+        return Converted(parsed, prompt=collapse_whitespace(prompt), metadata=metadata)
     converted = _recipe(answer)
-    converted.prompt = _clean(prompt)
+    converted.prompt = collapse_whitespace(prompt)
     converted.metadata = {**metadata, **{f"answer.{k}": v for k, v in converted.metadata.items()}}
     return converted
 
@@ -151,7 +167,7 @@ def _recipe(data: dict[str, Any]) -> Converted:
             continue
         if target in fields:
             if target == "tags":  # keywords and recipeCategory both become tags
-                fields["tags"] = _unique(fields["tags"] + cleaned)
+                fields["tags"] = unique(fields["tags"] + cleaned, key=str.lower)
             else:
                 metadata[key] = value
             continue
@@ -204,11 +220,6 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _clean(text: str) -> str:
-    """Collapse runs of whitespace (newlines, tabs, non-breaking spaces) to one space."""
-    return " ".join(text.split())
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -216,7 +227,7 @@ def _text(value: Any) -> str | None:
         value = value[0]
     if not isinstance(value, str):
         raise RecordError(f"expected text, got {type(value).__name__}")
-    return _clean(value) or None
+    return collapse_whitespace(value) or None
 
 
 def _lines(value: Any) -> list[str] | None:
@@ -229,8 +240,8 @@ def _lines(value: Any) -> list[str] | None:
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise RecordError(f"item {i} is {type(item).__name__}, not text")
-        if _clean(item):
-            out.append(_clean(item))
+        if collapse_whitespace(item):
+            out.append(collapse_whitespace(item))
     return out or None
 
 
@@ -245,12 +256,12 @@ def _steps(value: Any) -> list[str] | None:
     out: list[str] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
-            text = _clean(item)
+            text = collapse_whitespace(item)
         elif isinstance(item, dict) and "itemListElement" in item:  # HowToSection
             text = ""
             out.extend(_steps(item["itemListElement"]) or [])
         elif isinstance(item, dict) and isinstance(item.get("text") or item.get("name"), str):
-            text = _clean(item.get("text") or item["name"])
+            text = collapse_whitespace(item.get("text") or item["name"])
         else:
             raise RecordError(f"step {i} is neither text nor a HowToStep with text")
         if text:
@@ -262,17 +273,7 @@ def _tags(value: Any) -> list[str] | None:
     if isinstance(value, str):
         value = value.split(",")
     lines = _lines(value)
-    return _unique(lines) if lines else None
-
-
-def _unique(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if item.lower() not in seen:
-            seen.add(item.lower())
-            out.append(item)
-    return out
+    return unique(lines, key=str.lower) if lines else None
 
 
 def _servings(value: Any) -> int | None:
@@ -311,3 +312,31 @@ _FIELD_CLEANERS = {
     "ingredients": _lines,
     "steps": _steps,
 }
+
+
+def read_file(path: str, payload: bytes) -> Iterator[tuple[int, Converted | BadRecord]]:
+    """Every record of one recipe file: ``(line, what it means)``, or why it is unusable.
+
+    Parameters
+    ----------
+    path
+        The file's name: its extension gives the format (``formats.file_format``), and it
+        names the file in each ``BadRecord`` (``FILE:LINE: why``).
+    payload
+        The file's bytes (``recipe_schema.read_bytes(path)``).
+
+    Raises
+    ------
+    UsageError
+        An unknown file extension (exit 2).
+    """
+    for raw in read_records(path, payload):
+        try:
+            if raw.error is not None:
+                raise RecordError(raw.error)
+            assert raw.data is not None
+            converted = convert(raw.data)
+        except RecordError as e:
+            yield raw.line, BadRecord(path, raw.line, str(e))
+            continue
+        yield raw.line, converted

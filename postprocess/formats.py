@@ -1,4 +1,4 @@
-"""Reading training files: JSON Lines, RecipeNLG-style CSV and schema.org JSON-LD.
+"""Reading recipe files: JSON Lines, RecipeNLG-style CSV and schema.org JSON-LD.
 
 Each reader turns a file's bytes into ``RawRecord``s: the line a record starts
 on and either its decoded JSON object or why it could not be decoded. What a
