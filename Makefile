@@ -31,7 +31,7 @@ demo: install
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy recipe_schema postprocess generation training evaluation chat souschef
+	$(PY) -m mypy recipe_schema postprocess generation evaluation souschef
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -102,8 +102,7 @@ def _load_prompts(path: str, default_topic: str) -> list[dict[str, Any]]:
 
 def load_sets(config: SuiteConfig) -> Sets:
     """Load every input of the sets ``config`` runs (given or shipped), capped at ``config.limit``."""
-    import corpus
-
+    from souschef import corpus
     shipped = {"heldout": corpus.HELDOUT, "offdomain": corpus.EVAL_OFFDOMAIN,
                "indomain": corpus.EVAL_INDOMAIN}
     paths = {name: getattr(config, name) or str(corpus.path(shipped[name])) for name in config.sets}
@@ -135,8 +134,7 @@ def load_sets(config: SuiteConfig) -> Sets:
 
 def _training_topics() -> set[str]:
     """Off-domain topics of the shipped exchanges and guard prompts (what guard and model saw)."""
-    import corpus
-
+    from souschef import corpus
     topics = {row.get("topic", "") for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
               for row in corpus.rows(name)}
     return topics - {"", "cooking"}

@@ -84,7 +84,7 @@ def normalize(recipe: Recipe) -> Recipe:
     """
     from pydantic import ValidationError
 
-    from recipe_schema.model import invalid_from_pydantic
+    from recipe_schema.recipe import invalid_from_pydantic
 
     def optional(text: str | None) -> str | None:
         return (clean_text(text) or None) if text is not None else None

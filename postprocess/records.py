@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from recipe_schema import Recipe, Reply
 from recipe_schema.limits import MAX_FIELD_CHARS, too_long
-from recipe_schema.model import Answer
+from recipe_schema.recipe import Answer
 
 from .formats import read_records
 from .normalize import collapse_whitespace, unique

@@ -30,10 +30,10 @@ def _port(text: str) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from chat.app import check_address, import_gradio, serve
-    from chat.feedback import FeedbackStore
-    from chat.service import ChatService
     from generation import RecipeGenerator
+    from souschef.chat.app import check_address, import_gradio, serve
+    from souschef.chat.feedback import FeedbackStore
+    from souschef.chat.service import ChatService
 
     import_gradio()  # a missing extra, a taken port or a corrupt database fail before the model loads
     check_address(args.host, args.port)
@@ -51,7 +51,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from chat.feedback import export_feedback
+    from souschef.chat.feedback import export_feedback
 
     summary = export_feedback(args.db, args.out, args.rejected)
     for problem in summary.invalid:
@@ -62,7 +62,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_stats(args: argparse.Namespace) -> int:
-    from chat.feedback import feedback_stats
+    from souschef.chat.feedback import feedback_stats
 
     stats: dict[str, Any] = feedback_stats(args.db)
     if args.json:

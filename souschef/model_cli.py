@@ -79,7 +79,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from training import TrainConfig, train
+    from souschef.training import TrainConfig, train
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                             if getattr(args, f.name, None) is not None})
@@ -211,7 +211,7 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         formatter_class=fmt,
     )
     from evaluation.config import SETS  # light: no torch, no evaluate
-    from training.config import TrainConfig  # light: no torch
+    from souschef.training.config import TrainConfig  # light: no torch
 
     add_config_flags(p, TrainConfig, required=("out",))
     p.set_defaults(func=cmd_train)

@@ -12,8 +12,7 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-PACKAGES = ("recipe_schema", "postprocess", "generation", "evaluation", "souschef", "training", "chat",
-            "corpus")
+PACKAGES = ("recipe_schema", "postprocess", "generation", "evaluation", "souschef")
 
 
 def _name(requirement: str) -> str:

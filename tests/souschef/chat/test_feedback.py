@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from chat.feedback import (
+from recipe_schema import DataError, InputFileError, Recipe, Reply, UsageError, to_compact_json
+from souschef.chat.feedback import (
     FeedbackEvent,
     FeedbackStore,
     default_rejected_path,
     export_feedback,
     feedback_stats,
 )
-from recipe_schema import DataError, InputFileError, Recipe, Reply, UsageError, to_compact_json
 
 TOAST = Recipe(title="Toast", servings=2, ingredients=["2 slices bread", "1 tbsp butter"],
                steps=["Toast the bread.", "Butter it."])
@@ -93,7 +93,7 @@ def test_an_acknowledged_event_survives_the_app_being_killed(tmp_path):
     db = tmp_path / "f.db"
     script = (
         "import os, signal, sys\n"
-        "from chat.feedback import FeedbackEvent, FeedbackStore\n"
+        "from souschef.chat.feedback import FeedbackEvent, FeedbackStore\n"
         "from recipe_schema import Reply\n"
         f"store = FeedbackStore({str(db)!r})\n"
         "row = store.record(FeedbackEvent('a1', 'q?', Reply(reply='r'), 'm', 'like'))\n"
@@ -196,7 +196,7 @@ def test_a_missing_directory_is_refused(tmp_path):
 
 # ------------------------------------------------------------------ export
 def test_export_writes_liked_answers_that_training_loads(tmp_path):
-    from training.data import load_examples
+    from souschef.training.data import load_examples
 
     db = tmp_path / "f.db"
     store = FeedbackStore(db)
@@ -340,7 +340,7 @@ def test_cli_errors_are_one_line_with_the_house_exit_codes(cli, tmp_path, db_wit
     (tmp_path / "corrupt.db").write_bytes(b"\x00garbage" * 512)
     corrupt_index(tmp_path / "index.db")
     (tmp_path / "empty.db").touch()
-    from tests.chat.conftest import free_port
+    from tests.souschef.chat.conftest import free_port
 
     port = str(free_port())
     got, out, err = cli([a.replace("{tmp}", str(tmp_path)).replace("{port}", port) for a in args])

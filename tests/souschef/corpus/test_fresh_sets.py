@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from itertools import combinations
 
-import corpus
+from souschef import corpus
 
 FRESH = [corpus.FRESH_OFFDOMAIN, corpus.FRESH_COOKING]
 EXISTING_PROMPT_FILES = [corpus.EXCHANGES, corpus.GUARD_COOKING, corpus.GUARD_OFFDOMAIN,

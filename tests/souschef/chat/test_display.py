@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from chat.display import plain_text, render_answer, slug, streaming_text, write_download
 from recipe_schema import Recipe, Reply
+from souschef.chat.display import plain_text, render_answer, slug, streaming_text, write_download
 
 STEW = Recipe(title="Bean Stew", servings=4, ingredients=["400 g beans", "1 onion, chopped"],
               steps=["Soften the onion.", "Add the beans."])

@@ -49,8 +49,8 @@ def client(served):
 
 # ------------------------------------------------------------------ service
 def test_ask_streams_the_answer_then_parses_it(tiny, tmp_path):
-    from chat.feedback import FeedbackStore
-    from chat.service import ChatService
+    from souschef.chat.feedback import FeedbackStore
+    from souschef.chat.service import ChatService
 
     service = ChatService(tiny[1], FeedbackStore(tmp_path / "f.db"), max_total_tokens=64, mode="recipe")
     seen = [turn.text for turn in service.ask("s", "Lentil soup?", temperature=0)]
@@ -62,9 +62,9 @@ def test_ask_streams_the_answer_then_parses_it(tiny, tmp_path):
 
 
 def test_a_reply_shows_as_plain_text_without_a_download(tiny, tmp_path):
-    from chat.display import plain_text
-    from chat.feedback import FeedbackStore
-    from chat.service import ChatService
+    from souschef.chat.display import plain_text
+    from souschef.chat.feedback import FeedbackStore
+    from souschef.chat.service import ChatService
 
     service = ChatService(tiny[1], FeedbackStore(tmp_path / "f.db"), max_total_tokens=48, mode="reply")
     list(service.ask("s", "What is a monad?"))

@@ -36,9 +36,9 @@ def served(tiny, tmp_path_factory):
     """The app as `souschef chat` serves it, answering recipes (mode="recipe": a random model
     then gives a recipe every time) within 96 tokens."""
     pytest.importorskip("gradio", reason="the ui extra is not installed (pip install 'souschef[ui]')")
-    from chat.app import serve
-    from chat.feedback import FeedbackStore
-    from chat.service import ChatService
+    from souschef.chat.app import serve
+    from souschef.chat.feedback import FeedbackStore
+    from souschef.chat.service import ChatService
 
     _, generator = tiny
     db = tmp_path_factory.mktemp("feedback") / "feedback.db"

@@ -35,7 +35,7 @@ def _help(text: str, **more: Any) -> dict[str, Any]:
 
 @dataclass
 class TrainConfig:
-    """A training run. Build it, then call ``training.train(config)``.
+    """A training run. Build it, then call ``souschef.training.train(config)``.
 
     >>> TrainConfig(from_scratch="tiny", epochs=1).resolved_lr()
     0.002

@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 
 from recipe_schema import UsageError
-from training import TrainConfig
+from souschef.training import TrainConfig
 
 CLI_FLAGS = {
     "data",

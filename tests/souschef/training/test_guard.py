@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-import corpus
 from generation import DomainGuard, RecipeGenerator
 from recipe_schema import Recipe, Reply
-from training.data import Example
-from training.guard import (
+from souschef import corpus
+from souschef.training.data import Example
+from souschef.training.guard import (
     EMBEDDING_SCALE,
     EVERYDAY_MARGIN,
     EVERYDAY_SCALE,
@@ -25,7 +25,7 @@ from training.guard import (
     guard_for_examples,
     recipe_text,
 )
-from training.prompts import questions_for
+from souschef.training.prompts import questions_for
 
 from .conftest import shipped
 
@@ -149,8 +149,8 @@ def _hide(monkeypatch, *modules):
 @pytest.mark.parametrize("module, package", [("sklearn", "scikit-learn"), ("wordfreq", "wordfreq")])
 def test_a_missing_training_library_says_how_to_install_the_train_extra(monkeypatch, tmp_path, module,
                                                                         package):
-    from training import TrainConfig, train
-    from training.guard import require_guard_libraries
+    from souschef.training import TrainConfig, train
+    from souschef.training.guard import require_guard_libraries
 
     _hide(monkeypatch, module)
     hint = rf"needs {package}: pip install 'souschef\[train\]'"

@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "train_throughput.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "train_throughput.py"
 
 
 def test_train_throughput_reports_tokens_per_second_and_mfu_for_each_setup(capsys):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from recipe_schema import ModelLoadError, format_prompt
-from training import TrainConfig, train
-from training.model import (
+from souschef.training import TrainConfig, train
+from souschef.training.model import (
     SHAPES,
     count_parameters,
     from_scratch,
@@ -21,9 +21,9 @@ from training.model import (
     prepare_for_training,
     require_peft,
 )
-from training.tokenizer import EOS, PAD
+from souschef.training.tokenizer import EOS, PAD
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEXTS = [
     format_prompt("How do I make toast?") + '{"title":"Toast","ingredients":["bread"],"steps":["Toast."]}'
 ] * 20
@@ -108,7 +108,7 @@ def test_gpt2_without_the_hub_raises_model_load_error(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
     code = textwrap.dedent("""
         from recipe_schema import ModelLoadError
-        from training.model import load_base
+        from souschef.training.model import load_base
         try:
             load_base("gpt2")
         except ModelLoadError as e:
@@ -188,8 +188,8 @@ def test_a_chat_template_base_learns_its_own_turns_and_ends_with_its_end_of_turn
 
     from generation import RecipeGenerator
     from recipe_schema import CHAT_TEMPLATE
-    from training.data import load_examples
-    from training.packing import IGNORE, tokenize_examples
+    from souschef.training.data import load_examples
+    from souschef.training.packing import IGNORE, tokenize_examples
 
     path, gen = tiny_llama
     example = load_examples([str(small_data)]).examples[0]

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from training.resume import checkpoint_problem, checkpoints
+from souschef.training.resume import checkpoint_problem, checkpoints
 
 
 def complete_checkpoint(path: Path, step: int = 8) -> Path:
@@ -70,13 +70,13 @@ def test_checkpoints_are_listed_newest_first_by_step_not_by_name(tmp_path):
 
 def test_the_model_directory_names_the_guard_file_as_generation_loads_it():
     from generation.guard import GUARD_FILE
-    from training.artifacts import GUARD
+    from souschef.training.artifacts import GUARD
 
     assert GUARD == GUARD_FILE
 
 
 def test_a_kill_while_publishing_leaves_nothing_behind_and_no_model_lost(tmp_path):
-    from training.artifacts import clear_staging
+    from souschef.training.artifacts import clear_staging
 
     out = tmp_path / "model"
     (tmp_path / ".model.ab12.tmp").mkdir()  # the new model, half written

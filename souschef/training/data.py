@@ -20,7 +20,7 @@ from typing import Any
 from postprocess.formats import file_format
 from postprocess.records import BadRecord, read_file
 from recipe_schema import DataError, UsageError, answer_text, read_bytes
-from recipe_schema.model import Answer, Recipe, Reply
+from recipe_schema.recipe import Answer, Recipe, Reply
 
 from .prompts import questions_for
 
@@ -94,8 +94,7 @@ def default_data_files() -> list[str]:
 
     The held-out recipes (``corpus.HELDOUT``) are deliberately not included.
     """
-    import corpus
-
+    from souschef import corpus
     return [str(corpus.path(corpus.RECIPES)), str(corpus.path(corpus.EXCHANGES))]
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from postprocess.records import SCHEMA_ORG
 from recipe_schema import InputFileError, Recipe, Reply, UsageError, answer_text
-from training import DataError, load_examples, split_examples
-from training.prompts import TEMPLATES, questions_for
+from souschef.training import DataError, load_examples, split_examples
+from souschef.training.prompts import TEMPLATES, questions_for
 
-PUBLIC = Path(__file__).resolve().parents[3] / "shared" / "data" / "public-domain-recipes"
+PUBLIC = Path(__file__).resolve().parents[4] / "shared" / "data" / "public-domain-recipes"
 TOAST = {"title": "Toast", "ingredients": ["2 slices bread"], "steps": ["Toast the bread."]}
 
 

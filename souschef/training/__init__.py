@@ -1,10 +1,10 @@
-"""training: fine-tune a causal LM (or train a tiny one from scratch) into a cooking assistant.
+"""souschef.training: fine-tune a causal LM (or train a tiny one from scratch) into a cooking assistant.
 
->>> from training import TrainConfig, train              # doctest: +SKIP
+>>> from souschef.training import TrainConfig, train             # doctest: +SKIP
 >>> result = train(TrainConfig(from_scratch="tiny", out="models/tiny"))  # doctest: +SKIP
 >>> result.val_loss                                       # doctest: +SKIP
 
-``import training`` is light (no torch); ``train`` imports torch and transformers
+``import souschef.training`` is light (no torch); ``train`` imports torch and transformers
 when called. Data loading (``load_examples``) needs neither.
 """
 
@@ -32,7 +32,7 @@ __all__ = [
 
 
 def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
-    """Train as ``config`` says; see ``training.trainer.train``."""
+    """Train as ``config`` says; see ``souschef.training.trainer.train``."""
     from .trainer import train as _train
 
     return _train(config, callbacks)
@@ -43,4 +43,4 @@ def __getattr__(name: str) -> Any:
         from .trainer import TrainResult
 
         return TrainResult
-    raise AttributeError(f"module 'training' has no attribute {name!r}")
+    raise AttributeError(f"module 'souschef.training' has no attribute {name!r}")

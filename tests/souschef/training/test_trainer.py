@@ -17,10 +17,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from recipe_schema import UsageError, format_prompt, parse_answer
-from training import DataError, TrainConfig, train
-from training.artifacts import checkpoint_dir
+from souschef.training import DataError, TrainConfig, train
+from souschef.training.artifacts import checkpoint_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
@@ -232,7 +232,7 @@ def test_training_runs_unchanged_under_torchrun_with_two_cpu_processes(small_dat
         textwrap.dedent(f"""
         import torch
         torch.set_num_threads(1)  # two processes on two cores
-        from training import TrainConfig, train
+        from souschef.training import TrainConfig, train
         data, out = {str(small_data)!r}, {str(tmp_path / "ddp")!r}
         result = train(TrainConfig(from_scratch="tiny", data=[data], out=out,
                                    max_steps=4, batch_size=1, seq_len=256, eval_fraction=0.3, save_steps=2))
@@ -271,7 +271,7 @@ def test_a_users_own_data_is_mixed_with_the_shipped_off_domain_replies(tmp_path)
     import json
 
     from recipe_schema import Recipe, Reply
-    from training.data import load_examples, mix_offdomain
+    from souschef.training.data import load_examples, mix_offdomain
 
     mine = tmp_path / "mine.jsonl"
     toast = {"title": "Toast", "ingredients": ["1 slice bread"], "steps": ["Toast it."]}

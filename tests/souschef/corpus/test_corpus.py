@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-import corpus
 from postprocess import normalize
 from recipe_schema import Recipe, Reply, parse_answer, to_compact_json
+from souschef import corpus
 
 rows = corpus.rows
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import corpus
+from souschef import corpus
 
 # Two CPU cores here; more threads than cores only adds contention.
 torch.set_num_threads(2)
@@ -49,7 +49,7 @@ def small_data(tmp_path_factory, few_exchanges) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, small_data):
     """A tiny model from scratch, trained for 60 steps on six examples (~5 s on 2 cores)."""
-    from training import TrainConfig, train
+    from souschef.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     config = TrainConfig(

@@ -6,9 +6,17 @@ import pytest
 import torch
 
 from recipe_schema import Reply, format_prompt
-from training.data import Example
-from training.model import from_scratch
-from training.packing import IGNORE, PackedCollator, Tokenized, pack, packed_rows, tokenize_examples, windows
+from souschef.training.data import Example
+from souschef.training.model import from_scratch
+from souschef.training.packing import (
+    IGNORE,
+    PackedCollator,
+    Tokenized,
+    pack,
+    packed_rows,
+    tokenize_examples,
+    windows,
+)
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ def load_base(name_or_path: str, tokenizer: Any | None = None) -> tuple[Any, Any
 def prepare_for_training(model: Any, tokenizer: Any, pad_vocabulary: bool) -> None:
     """Ready a loaded base for ``Trainer``: a pad id, and optionally a padded vocabulary.
 
-    Packing labels the answer by position and fills rows with EOS (``training.packing``),
+    Packing labels the answer by position and fills rows with EOS (``souschef.training.packing``),
     so the pad id is never a label: a base without one (GPT-2) gets EOS, and a base whose
     pad is its EOS (SmolLM2) keeps it. No token is added. ``pad_vocabulary`` rounds the
     embedding rows up to a multiple of 64 (GPT-2's 50257 -> 50304, faster kernels) for a

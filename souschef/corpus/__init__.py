@@ -1,4 +1,4 @@
-"""corpus: the small corpus souschef ships, written for the project.
+"""souschef.corpus: the small corpus souschef ships, written for the project.
 
 Package data, installed with souschef, so that ``make demo`` and
 ``souschef train`` work on a fresh machine with no download. Files:

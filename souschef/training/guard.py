@@ -11,7 +11,7 @@ sets (``corpus.EVAL_OFFDOMAIN``, ``corpus.EVAL_INDOMAIN``) are never used.
 
 Rebuild the shipped default guard (deterministic: same data, same file)::
 
-    python -m training.guard --out generation/guard.json
+    python -m souschef.training.guard --out generation/guard.json
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def guard_examples(
         exchanges, labelled by their answer (a recipe: cooking).
     recipe_titles
         Titles of recipes beyond the shipped ones; each gives ``QUESTIONS_PER_TITLE``
-        questions (``training.prompts.questions_for``).
+        questions (``souschef.training.prompts.questions_for``).
     recipes
         Recipes (dicts in the schema's shape) beyond the shipped ones, for questions from
         their ingredients (``ingredient_questions``) and description, cuisine and tags
@@ -271,12 +271,12 @@ def build_guard(
 def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
     """The guard for a training run: the shipped data plus the run's own examples.
 
-    ``examples`` are ``training.data.Example``s: a prompt with a ``Recipe`` answer is
+    ``examples`` are ``souschef.training.data.Example``s: a prompt with a ``Recipe`` answer is
     cooking, with a ``Reply`` it is not; every recipe also gives questions from its
     title, ingredients and description. A prompt made from a recipe's title (a record
     without one) counts as such a question, not as a prompt someone wrote.
     """
-    from recipe_schema.model import Recipe
+    from recipe_schema.recipe import Recipe
 
     pairs: list[tuple[str, bool]] = []
     recipes: dict[str, dict[str, Any]] = {}
@@ -303,8 +303,7 @@ def guard_summary(guard: DomainGuard) -> dict[str, Any]:
 @functools.cache
 def food_words() -> tuple[str, ...]:
     """The shipped food lexicon (``corpus.FOOD_WORDS``), one term a line: the guard's known cooking words."""
-    import corpus
-
+    from souschef import corpus
     text = corpus.path(corpus.FOOD_WORDS).read_text(encoding="utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
@@ -353,8 +352,7 @@ def shipped_guard_data() -> tuple[tuple[tuple[str, bool], ...], tuple[dict[str, 
 
     Read once per process (package data does not change under it); do not mutate the recipes.
     """
-    import corpus
-
+    from souschef import corpus
     prompts = [(e["prompt"], "reply" not in e["answer"]) for e in corpus.rows(corpus.EXCHANGES)]
     prompts += [(e["prompt"], True) for e in corpus.rows(corpus.GUARD_COOKING)]
     prompts += [(e["prompt"], False) for e in corpus.rows(corpus.GUARD_OFFDOMAIN)]
@@ -374,17 +372,16 @@ def topic_groups(examples: Iterable[tuple[str, bool]]) -> list[str | None]:
 @functools.cache
 def shipped_topics() -> dict[str, str]:
     """The topic of each shipped exchange and off-domain guard prompt, by stripped prompt."""
-    import corpus
-
+    from souschef import corpus
     return {row["prompt"].strip(): row["topic"] for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
             for row in corpus.rows(name) if row.get("topic")}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.guard",
+        prog="python -m souschef.training.guard",
         description="Train the domain guard on the shipped corpus and write it as JSON.",
-        epilog="example: python -m training.guard --out generation/guard.json",
+        epilog="example: python -m souschef.training.guard --out generation/guard.json",
     )
     parser.add_argument("--out", required=True, help="where to write the guard (JSON)")
     args = parser.parse_args(argv)
