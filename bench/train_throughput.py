@@ -13,7 +13,7 @@ shipped corpus at seq_len 1024):
 
 - plain: transformers' Trainer as most scripts use it: fp32, no compile, AdamW,
   examples padded to the longest in the batch with an attention mask;
-- souschef: ``souschef.training.trainer.training_arguments`` (bf16 + compile + fused AdamW +
+- souschef: ``souschef.training.arguments.training_arguments`` (bf16 + compile + fused AdamW +
   TF32 when CUDA is present) with examples packed into rows of seq_len tokens and
   a block-diagonal mask between them (``mask_packed``, the default);
 - souschef, no mask: the same, packed examples attending to their neighbours.
@@ -118,10 +118,10 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 
     from souschef.training import TrainConfig
+    from souschef.training.arguments import expected_warnings, training_arguments
     from souschef.training.callbacks import StepTimer
     from souschef.training.model import apply_lora, count_parameters
     from souschef.training.packing import PackedCollator, Tokenized, packed_rows
-    from souschef.training.trainer import expected_warnings, training_arguments
 
     cuda = torch.cuda.is_available()
     batches = opts.steps * opts.batch_size

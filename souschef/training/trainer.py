@@ -4,7 +4,8 @@ transformers' Trainer runs the loop so that ``torchrun`` and ``accelerate launch
 (DDP, FSDP) work unchanged; this module decides what goes in: answer-only labels,
 packed rows, a cosine schedule with warm-up, evaluation on the validation split,
 checkpoints in ``OUT.checkpoints`` and, only when CUDA is present, bf16, TF32,
-``torch.compile``, fused AdamW (SDPA is transformers' default attention everywhere).
+``torch.compile``, fused AdamW (SDPA is transformers' default attention everywhere);
+the ``TrainingArguments`` that say so are built in ``arguments``.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import shutil
 import statistics
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipe_schema import Recipe, UsageError, format_prompt
 
+from .arguments import device_name, expected_warnings, training_arguments
 from .artifacts import check_target, checkpoint_dir, clear_staging, run_record, save_model_dir
 from .config import MAX_DEFAULT_SEQ_LEN, TrainConfig
 from .data import (
@@ -246,7 +245,7 @@ def _train_and_save(
         "median_step_seconds": statistics.median(timer.durations) if timer.durations else None,
         "parameters": sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()),
         "world_size": world,
-        "device": _device_name(cuda, args),
+        "device": device_name(cuda, args),
     }
     data = {
         "files": [vars(f) for f in report.files],
@@ -287,74 +286,6 @@ def _train_and_save(
         windowed=windowed + val_windowed,
         report=report,
     )
-
-
-def training_arguments(
-    config: TrainConfig,
-    output_dir: Path,
-    total_steps: int,
-    has_eval: bool,
-    cuda: bool,
-    world: int,
-    resuming: bool = False,
-) -> Any:
-    """The ``TrainingArguments`` for a run: schedule, evaluation, checkpoints, device features."""
-    from transformers import TrainingArguments
-
-    eval_steps = config.eval_steps or max(1, math.ceil(total_steps / 10))
-    bf16 = cuda and _bf16_supported()
-    batch_size, grad_accum = config.resolved_batch()
-    return TrainingArguments(
-        output_dir=str(output_dir),
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps or -1,
-        learning_rate=config.resolved_lr(),
-        lr_scheduler_type="cosine",
-        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a fraction of the steps in 5.x
-        weight_decay=0.01,
-        max_grad_norm=1.0,
-        logging_steps=config.logging_steps or max(1, total_steps // 50),
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=eval_steps,
-        eval_on_start=has_eval and not resuming,  # a resumed run has its step-0 loss in its history
-        prediction_loss_only=True,
-        save_strategy="steps",
-        save_steps=config.save_steps or eval_steps,
-        save_total_limit=2,  # the newest survives a crash while the next one is written
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=bf16,
-        tf32=True if cuda else None,
-        torch_compile=cuda,
-        optim="adamw_torch_fused" if cuda else "adamw_torch",
-        use_cpu=not cuda,
-        ddp_backend=None if cuda or world == 1 else "gloo",
-        ddp_find_unused_parameters=False,
-        dataloader_pin_memory=cuda,
-        remove_unused_columns=False,  # position_ids must reach the model
-        label_names=["labels"],
-        report_to="none",
-        disable_tqdm=False,
-        log_level="warning",
-    )
-
-
-@contextmanager
-def expected_warnings() -> Iterator[None]:
-    """Silence warnings the libraries raise on purpose in this exact setup.
-
-    Kept to the narrowest messages: anything else still surfaces (and fails the tests,
-    which turn warnings into errors).
-    """
-    with warnings.catch_warnings():
-        # peft, checkpointing a LoRA model whose embeddings grew by the pad token: it saves them, rightly.
-        warnings.filterwarnings(
-            "ignore", message=r"Setting `save_embedding_layers` to `True`", category=UserWarning
-        )
-        yield
 
 
 def _final_eval(trainer: Any) -> float:
@@ -403,17 +334,3 @@ def _build_model(config: TrainConfig, examples: list[Any], tokenizer_dir: Path, 
     if config.lora:
         built.model = apply_lora(built.model)
     return built
-
-
-def _bf16_supported() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_bf16_supported())
-
-
-def _device_name(cuda: bool, args: Any) -> str:
-    import torch
-
-    if cuda:
-        return f"{torch.cuda.get_device_name()} ({'bf16' if args.bf16 else 'fp32'}, compiled)"
-    return f"CPU ({torch.get_num_threads()} threads, fp32)"
