@@ -6,11 +6,12 @@ missing files, a model directory that cannot be loaded). Errors are one line on
 stderr, never a traceback. Heavy libraries are imported inside the commands that
 need them, so ``souschef --help`` stays fast.
 
-This module holds the entry point and the commands on documents (schema, validate,
-render, parse-ingredient); ``model_cli`` the ones that use a model (generate, train,
-evaluate, report), ``chat_cli`` chat and feedback; ``flags`` their argument types and
-``output`` how they read and write. No command writes over one of its inputs
-(``recipe_schema.refuse_overwriting_inputs``).
+Each command's adapter (``cmd_*``) sits beside the function that registers its parser
+(``register_*``), in the way of simonw/llm. This module holds the entry point and the
+commands on documents (schema, validate, render, parse-ingredient); ``model_cli`` the
+ones that use a model (generate, train, evaluate, report), ``chat_cli`` chat and
+feedback; ``flags`` their argument types and ``output`` how they read and write. No
+command writes over one of its inputs (``recipe_schema.refuse_overwriting_inputs``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     emit(json.dumps(load_schema(), indent=2, ensure_ascii=False))
     return 0
+
+
+def register_schema(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``schema`` on the subparsers ``sub``."""
+    p = sub.add_parser(
+        "schema",
+        help="print the recipe JSON Schema",
+        description="Print the recipe JSON Schema (draft 2020-12).",
+        epilog="example:\n  souschef schema > recipe.schema.json",
+        formatter_class=fmt,
+    )
+    p.set_defaults(func=cmd_schema)
 
 
 # ------------------------------------------------------------------- validate
@@ -87,61 +100,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if all(r["valid"] for r in results) else 1
 
 
-# --------------------------------------------------------------------- render
-def cmd_render(args: argparse.Namespace) -> int:
-    from postprocess import process_answer, scale_recipe
-    from recipe_schema import Recipe, ScalingError, refuse_overwriting_inputs
-
-    refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
-    answer = process_answer(read_text(args.file))  # a recipe, or a generated {"reply": ...}
-    if args.servings is not None:
-        if not isinstance(answer, Recipe):
-            raise ScalingError("a reply has no servings to scale")
-        answer = scale_recipe(answer, args.servings)
-    write_output(render_answer(answer, args.format), args.output)
-    return 0
-
-
-# ----------------------------------------------------------- parse-ingredient
-def cmd_parse_ingredient(args: argparse.Namespace) -> int:
-    from postprocess import parse_ingredient
-
-    rows = [parse_ingredient(line).to_dict() for line in args.lines]
-    if args.json:
-        for row in rows:
-            emit(json.dumps(row, ensure_ascii=False))
-        return 0
-    columns = ["quantity", "quantity_max", "unit", "item", "note"]
-    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    emit("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for r in cells:
-        emit("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface; its help texts are the CLI reference."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
-        prog=PROG,
-        description="Small language models as cooking assistants whose answers can be trusted.",
-        epilog="Exit codes: 0 success, 1 invalid input or result, 2 usage error.",
-        formatter_class=fmt,
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    p = sub.add_parser(
-        "schema",
-        help="print the recipe JSON Schema",
-        description="Print the recipe JSON Schema (draft 2020-12).",
-        epilog="example:\n  souschef schema > recipe.schema.json",
-        formatter_class=fmt,
-    )
-    p.set_defaults(func=cmd_schema)
-
+def register_validate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``validate`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "validate",
         help="check recipe JSON files against the schema",
@@ -160,6 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON array of results")
     p.set_defaults(func=cmd_validate)
 
+
+# --------------------------------------------------------------------- render
+def cmd_render(args: argparse.Namespace) -> int:
+    from postprocess import process_answer, scale_recipe
+    from recipe_schema import Recipe, ScalingError, refuse_overwriting_inputs
+
+    refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
+    answer = process_answer(read_text(args.file))  # a recipe, or a generated {"reply": ...}
+    if args.servings is not None:
+        if not isinstance(answer, Recipe):
+            raise ScalingError("a reply has no servings to scale")
+        answer = scale_recipe(answer, args.servings)
+    write_output(render_answer(answer, args.format), args.output)
+    return 0
+
+
+def register_render(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``render`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "render",
         help="validate, normalize and render a recipe",
@@ -181,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
     p.set_defaults(func=cmd_render)
 
+
+# ----------------------------------------------------------- parse-ingredient
+def cmd_parse_ingredient(args: argparse.Namespace) -> int:
+    from postprocess import parse_ingredient
+
+    rows = [parse_ingredient(line).to_dict() for line in args.lines]
+    if args.json:
+        for row in rows:
+            emit(json.dumps(row, ensure_ascii=False))
+        return 0
+    columns = ["quantity", "quantity_max", "unit", "item", "note"]
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    emit("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        emit("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def register_parse_ingredient(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``parse-ingredient`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "parse-ingredient",
         help="split ingredient lines into quantity, unit, item and note",
@@ -195,12 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line (JSON Lines)")
     p.set_defaults(func=cmd_parse_ingredient)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface; its help texts are the CLI reference."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Small language models as cooking assistants whose answers can be trusted.",
+        epilog="Exit codes: 0 success, 1 invalid input or result, 2 usage error.",
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    register_schema(sub, fmt)
+    register_validate(sub, fmt)
+    register_render(sub, fmt)
+    register_parse_ingredient(sub, fmt)
+    from .chat_cli import add_commands as add_chat_commands
     from .model_cli import add_commands as add_model_commands
 
-    add_model_commands(sub, fmt)
-    from .chat_cli import add_commands as add_chat_commands
-
-    add_chat_commands(sub, fmt)
+    add_model_commands(sub, fmt)  # generate, train, evaluate, report
+    add_chat_commands(sub, fmt)  # chat, feedback
     return parser
 
 
