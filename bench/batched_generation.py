@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def prompts(count: int) -> list[str]:
-    import corpus
-
+    from souschef import corpus
     titles = [row["title"] for row in corpus.rows(corpus.HELDOUT)]
     return [f"How do I make {titles[i % len(titles)]}?" for i in range(count)]
 

@@ -44,8 +44,8 @@ def bpe_tokenizer(vocab_size: int, source: str):
     """The byte-level BPE souschef trains, on the corpus (``corpus``) or the stdlib's source."""
     import sysconfig
 
-    import corpus
-    from training.tokenizer import train_tokenizer
+    from souschef import corpus
+    from souschef.training.tokenizer import train_tokenizer
 
     if source == "corpus":
         texts = [corpus.path(n).read_text(encoding="utf-8") for n in (corpus.RECIPES, corpus.EXCHANGES)]

@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
 
-    import corpus
     from generation.embedding import _load, embedder
     from generation.guard import DomainGuard, analyze
+    from souschef import corpus
 
     path = DomainGuard.default_path()
     text = path.read_text(encoding="utf-8")

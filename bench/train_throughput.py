@@ -13,7 +13,7 @@ shipped corpus at seq_len 1024):
 
 - plain: transformers' Trainer as most scripts use it: fp32, no compile, AdamW,
   examples padded to the longest in the batch with an attention mask;
-- souschef: ``training.trainer.training_arguments`` (bf16 + compile + fused AdamW +
+- souschef: ``souschef.training.arguments.training_arguments`` (bf16 + compile + fused AdamW +
   TF32 when CUDA is present) with examples packed into rows of seq_len tokens and
   a block-diagonal mask between them (``mask_packed``, the default);
 - souschef, no mask: the same, packed examples attending to their neighbours.
@@ -45,7 +45,7 @@ PRESETS = ("tiny", "small", "smollm2")
 
 
 class LlamaShape:
-    """SmolLM2-135M's shape, named as ``training.model.Shape`` names a GPT-2's (for the FLOPs)."""
+    """SmolLM2-135M's shape, named as ``souschef.training.model.Shape`` names a GPT-2's (for the FLOPs)."""
 
     n_layer, n_head, n_embd, n_positions, vocab_size = 30, 9, 576, 8192, 49152
 
@@ -54,7 +54,7 @@ def build_model(preset: str, seq_len: int) -> tuple[Any, Any]:
     """A randomly initialised model of the preset's shape, and the shape."""
     from transformers import GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-    from training.model import SHAPES, gpt2_config
+    from souschef.training.model import SHAPES, gpt2_config
 
     if preset == "smollm2":
         s = LlamaShape
@@ -117,11 +117,11 @@ def run_setup(name: str, opts: argparse.Namespace, data: list[list[int]], workdi
     import torch
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 
-    from training import TrainConfig
-    from training.callbacks import StepTimer
-    from training.model import apply_lora, count_parameters
-    from training.packing import PackedCollator, Tokenized, packed_rows
-    from training.trainer import expected_warnings, training_arguments
+    from souschef.training import TrainConfig
+    from souschef.training.arguments import expected_warnings, training_arguments
+    from souschef.training.callbacks import StepTimer
+    from souschef.training.model import apply_lora, count_parameters
+    from souschef.training.packing import PackedCollator, Tokenized, packed_rows
 
     cuda = torch.cuda.is_available()
     batches = opts.steps * opts.batch_size
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from training.model import SHAPES
+    from souschef.training.model import SHAPES
 
     if opts.threads:
         torch.set_num_threads(opts.threads)

@@ -11,7 +11,8 @@ from typing import Any
 
 from .markdown import format_interval, format_number, is_timed, markdown_table, ordered_keys, unit_label
 
-FORMAT = "souschef-comparison/1"
+COMPARISON_FORMAT = "souschef-comparison/1"
+FORMAT = COMPARISON_FORMAT  # the old name, kept for one release
 # What else must match for a difference to be the model's: (section, which fields; None = all).
 SETTINGS = (
     ("model", None),
@@ -102,7 +103,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     sa, sb = _settings(a), _settings(b)
     names = list(sa) + [k for k in sb if k not in sa]
     differs = [{"field": k, "a": sa.get(k), "b": sb.get(k)} for k in names if sa.get(k) != sb.get(k)]
-    return {"format": FORMAT, "metrics": metrics, "differs": differs}
+    return {"format": COMPARISON_FORMAT, "metrics": metrics, "differs": differs}
 
 
 def _signed(value: float, unit: str | None) -> str:
@@ -165,4 +166,4 @@ def _setting(value: Any) -> str:
     return "missing" if value is None else str(value)
 
 
-__all__ = ["FORMAT", "compare_reports", "format_comparison"]
+__all__ = ["COMPARISON_FORMAT", "FORMAT", "compare_reports", "format_comparison"]

@@ -39,7 +39,7 @@ from .markdown import (
 )
 from .suite import REPORT_FORMAT
 
-FORMAT = REPORT_FORMAT
+FORMAT = REPORT_FORMAT  # the old name, kept for one release: use REPORT_FORMAT
 REPORT_JSON = "report.json"
 SAMPLES_JSONL = "samples.jsonl"
 REPORT_MD = "report.md"
@@ -150,8 +150,8 @@ def write_report(out_dir: str | os.PathLike[str], report: dict[str, Any],
     """
     from .plots import CONTAMINATION_PNG, METRICS_PNG, plot_contamination_by_topic, plot_metrics
 
-    if report.get("format") != FORMAT:
-        raise ValueError(f"report format is {report.get('format')!r}, expected {FORMAT!r}")
+    if report.get("format") != REPORT_FORMAT:
+        raise ValueError(f"report format is {report.get('format')!r}, expected {REPORT_FORMAT!r}")
     check_report_dir(out_dir)
     out = Path(out_dir)
     try:
@@ -208,8 +208,9 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     fmt = report.get("format") if isinstance(report, dict) else None
     if not isinstance(fmt, str) or not fmt.startswith("souschef-report/"):
         raise InputFileError(str(p), "not a souschef report (no \"format\": \"souschef-report/...\")")
-    if fmt != FORMAT:
-        raise InputFileError(str(p), f"report format {fmt} is not supported (this souschef reads {FORMAT})")
+    if fmt != REPORT_FORMAT:
+        raise InputFileError(str(p), f"report format {fmt} is not supported "
+                                     f"(this souschef reads {REPORT_FORMAT})")
     if not isinstance(report.get("metrics"), dict):
         raise InputFileError(str(p), "not a souschef report (no \"metrics\" object)")
     for key, entry in report["metrics"].items():  # what compare and the Markdown compute with
@@ -245,6 +246,7 @@ def _shown(value: Any) -> str:
 __all__ = [
     "BASELINES",
     "FORMAT",
+    "REPORT_FORMAT",
     "METRIC_ORDER",
     "REPORT_JSON",
     "REPORT_MD",

@@ -4,15 +4,32 @@ Every entry is ``{"value", "low", "high", "n", "unit", "label"}``: a rate with i
 Wilson 95% interval, or a mean with a seeded bootstrap 95% interval. The baselines
 retrieve from training recipes; ``differences`` compares the model with the best of
 them, recipe by recipe (a paired bootstrap).
+
+Scores come from the package's ``evaluate`` metrics, through ``load(...).compute`` as the
+library intends (``use_aggregator=False``: one score or verdict per sample, kept in the
+report's samples); the intervals from ``intervals``, which is arithmetic alone.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipe_schema import Recipe
 
 from .config import LABELS, SuiteConfig
+from .intervals import aggregate, wilson_interval
+
+if TYPE_CHECKING:
+    from evaluate import EvaluationModule
+
+
+@functools.cache
+def metric(name: str) -> EvaluationModule:
+    """One of the package's metrics, loaded once per process (``evaluation.load_metric``)."""
+    from evaluation import load_metric
+
+    return load_metric(name)
 
 
 def estimate(value: float | None, low: float | None, high: float | None, n: int, unit: str,
@@ -21,8 +38,6 @@ def estimate(value: float | None, low: float | None, high: float | None, n: int,
 
 
 def rate(flags: Sequence[bool], key: str) -> dict[str, Any]:
-    from evaluation.metrics.contamination.contamination import wilson_interval
-
     n = len(flags)
     if not n:
         return estimate(None, None, None, 0, "fraction", key)  # no samples: no estimate
@@ -33,8 +48,6 @@ def rate(flags: Sequence[bool], key: str) -> dict[str, Any]:
 def means(scores: dict[str, list[float]], config: SuiteConfig, units: dict[str, str] | None = None
           ) -> dict[str, Any]:
     """Exact means with seeded bootstrap 95% intervals, as metric entries."""
-    from evaluation.metrics.recipe_rouge.recipe_rouge import aggregate
-
     if not scores or not next(iter(scores.values())):
         return {}
     agg = aggregate(scores, bootstrap_samples=config.bootstrap, seed=config.seed)
@@ -52,16 +65,52 @@ def rouge_scores(predictions: Sequence[Recipe | None], references: Sequence[Reci
     Keys: ``rouge1`` ... for the whole recipe, ``ingredients_rouge1`` ... and
     ``steps_rouge1`` ... for those fields, each behind ``prefix``.
     """
-    from evaluation.metrics.recipe_rouge.recipe_rouge import per_sample_scores, recipe_fields
-
+    rouge = metric("recipe_rouge")
     out: dict[str, list[float]] = {}
     for name in fields:
-        preds = [recipe_fields(p)[name] if p is not None else "" for p in predictions]
-        refs = [recipe_fields(r)[name] for r in references]
-        for rouge_type, values in per_sample_scores(preds, refs).items():
+        preds = [rouge.recipe_fields(p)[name] if p is not None else "" for p in predictions]
+        refs = [rouge.recipe_fields(r)[name] for r in references]
+        if preds:
+            per_sample = rouge.compute(predictions=preds, references=refs, use_aggregator=False)
+        else:  # nothing to compute: the same keys, no scores
+            per_sample = rouge.per_sample_scores(preds, refs)
+        for rouge_type, values in per_sample.items():
             key = rouge_type if name == "recipe" else f"{name}_{rouge_type}"
             out[prefix + key] = values
     return out
+
+
+def contamination_verdicts(answers: Sequence[str | None]) -> list[tuple[bool, str | None]]:
+    """Each answer's ``(contaminated, rule)``, by the ``contamination`` metric (None: no answer)."""
+    if not answers:
+        return []
+    # "" is no answer, as None is; evaluate refuses None as a string feature's first value
+    result = metric("contamination").compute(answers=[a or "" for a in answers], use_aggregator=False)
+    return list(zip(result["contaminated"], result["rule"], strict=True))
+
+
+def on_topic_verdicts(titles: Sequence[str | None], dishes: Sequence[str | Sequence[str]],
+                      answer_ingredients: Sequence[Sequence[str]] | None = None,
+                      reference_ingredients: Sequence[Sequence[str]] | None = None) -> list[bool]:
+    """Whether each answer is the dish asked for, by the ``on_topic`` metric.
+
+    A dish given as several spellings is on topic when any spelling is: the metric scores
+    each (answer, spelling) pair in one ``compute``.
+    """
+    if not titles:
+        return []
+    owner = [i for i, d in enumerate(dishes) for _ in ([d] if isinstance(d, str) else d)]
+    spellings = [s for d in dishes for s in ([d] if isinstance(d, str) else d)]
+    extra = {}
+    if answer_ingredients is not None and reference_ingredients is not None:
+        extra = {"answer_ingredients": [answer_ingredients[i] for i in owner],
+                 "reference_ingredients": [reference_ingredients[i] for i in owner]}
+    result = metric("on_topic").compute(titles=[titles[i] or "" for i in owner], dishes=spellings,
+                                        use_aggregator=False, **extra)
+    flags = [False] * len(titles)
+    for i, flag in zip(owner, result["on_topic"], strict=True):
+        flags[i] = flags[i] or bool(flag)
+    return flags
 
 
 # ---------------------------------------------------------------- baselines
@@ -123,8 +172,6 @@ def differences(model: dict[str, list[float]], base: dict[str, dict[str, list[fl
     held-out recipes with replacement and keeps each recipe's pair of scores together,
     so the interval reflects the recipes, not two independent samples.
     """
-    from evaluation.metrics.recipe_rouge.recipe_rouge import aggregate
-
     out: dict[str, Any] = {}
     for key in keys:
         candidates = {name: scores[key] for name, scores in base.items() if key in scores}

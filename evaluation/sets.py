@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recipe_schema import DataError, InputFileError, Recipe, to_compact_json
+from recipe_schema import DataError, InputFileError, Recipe, read_bytes, to_compact_json
 from recipe_schema.limits import MAX_PROMPT_CHARS, too_long
 
 from .config import SuiteConfig
@@ -41,23 +41,29 @@ def _sha256(path: str) -> str:
 
 
 def _load_recipes(paths: list[str]) -> list[Recipe]:
-    """Recipes from any file the training loaders read (recipe objects or exchanges).
+    """Recipes from any recipe file (``postprocess.records``: recipe objects or exchanges).
 
     A record that is not a usable recipe is left out and named on the ``souschef.evaluation``
     logger as ``FILE:LINE: why`` (the CLI prints it on stderr), never dropped in silence.
     """
-    from training.data import load_examples
+    from postprocess.formats import file_format
+    from postprocess.records import BadRecord, read_file
 
-    report = load_examples(paths, on_bad_record="skip")
-    for bad in report.bad_records:
-        logger.warning("skipped %s", bad)
+    for path in paths:
+        file_format(path)  # unknown extensions fail before anything is read
+    bad: list[BadRecord] = []
     recipes, seen = [], set()
-    for example in report.examples:
-        if isinstance(example.answer, Recipe):
-            key = to_compact_json(example.answer)
-            if key not in seen:
-                seen.add(key)
-                recipes.append(example.answer)
+    for path in paths:
+        for _, converted in read_file(path, read_bytes(path)):
+            if isinstance(converted, BadRecord):
+                bad.append(converted)
+            elif isinstance(converted.answer, Recipe):
+                key = to_compact_json(converted.answer)
+                if key not in seen:
+                    seen.add(key)
+                    recipes.append(converted.answer)
+    for record in bad:  # after every file is read, as the training loader reports them
+        logger.warning("skipped %s", record)
     return recipes
 
 
@@ -96,8 +102,7 @@ def _load_prompts(path: str, default_topic: str) -> list[dict[str, Any]]:
 
 def load_sets(config: SuiteConfig) -> Sets:
     """Load every input of the sets ``config`` runs (given or shipped), capped at ``config.limit``."""
-    import corpus
-
+    from souschef import corpus
     shipped = {"heldout": corpus.HELDOUT, "offdomain": corpus.EVAL_OFFDOMAIN,
                "indomain": corpus.EVAL_INDOMAIN}
     paths = {name: getattr(config, name) or str(corpus.path(shipped[name])) for name in config.sets}
@@ -129,8 +134,7 @@ def load_sets(config: SuiteConfig) -> Sets:
 
 def _training_topics() -> set[str]:
     """Off-domain topics of the shipped exchanges and guard prompts (what guard and model saw)."""
-    import corpus
-
+    from souschef import corpus
     topics = {row.get("topic", "") for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
               for row in corpus.rows(name)}
     return topics - {"", "cooking"}

@@ -38,7 +38,19 @@ from typing import Any
 from recipe_schema import Recipe, UsageError, to_compact_json
 
 from .config import LABELS, QUESTION, REPORT_FORMAT, ROUGE_TYPES, SETS, TIMING_METRICS, SuiteConfig
-from .scoring import baseline_scores, baselines, differences, estimate, means, nearest, rate, rouge_scores
+from .intervals import rates_by
+from .scoring import (
+    baseline_scores,
+    baselines,
+    contamination_verdicts,
+    differences,
+    estimate,
+    means,
+    nearest,
+    on_topic_verdicts,
+    rate,
+    rouge_scores,
+)
 from .sets import Sets, load_sets
 
 
@@ -109,14 +121,12 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
                     for k, v in rouge_scores(steps_preds, sets.heldout, ("steps",)).items()}
 
     # 3. off-domain prompts
-    from evaluation.metrics.contamination.contamination import classify, rates_by_topic
-    from evaluation.metrics.on_topic.on_topic import names_dish, on_topic
-
     with bars.bar(len(sets.offdomain), "off-domain prompts") as bar:
         off_rows = _answer_all(*common, [(item["prompt"], None) for item in sets.offdomain], bar)
-    for row, item in zip(off_rows, sets.offdomain, strict=True):
+    verdicts = contamination_verdicts([row["output"] if row["finished"] else None for row in off_rows])
+    for row, item, verdict in zip(off_rows, sets.offdomain, verdicts, strict=True):
         row["topic"] = item["topic"]
-        row["contaminated"], row["rule"] = classify(row["output"] if row["finished"] else None)
+        row["contaminated"], row["rule"] = verdict
 
     # 4. in-domain prompts
     with bars.bar(len(sets.indomain), "in-domain prompts") as bar:
@@ -126,13 +136,18 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
         row["refused"] = row["answer_kind"] != "recipe"
         if "dish" in item:
             row["dish"] = item["dish"]
-            row["on_topic"] = names_dish(_title(row), item["dish"])
+    dish_rows = [row for row in in_rows if "dish" in row]
+    for row, flag in zip(dish_rows, on_topic_verdicts([_title(r) for r in dish_rows],
+                                                      [r["dish"] for r in dish_rows]), strict=True):
+        row["on_topic"] = flag
 
     # on topic: only answers written freely (never the steps protocol, whose title is forced)
-    for row, reference in zip(title_rows, sets.heldout, strict=True):
-        written = row["_answer"] if row["answer_kind"] == "recipe" else None
-        row["on_topic"] = on_topic(_title(row), reference.title, written.ingredients if written else [],
-                                   reference.ingredients)
+    written = [row["_answer"] if row["answer_kind"] == "recipe" else None for row in title_rows]
+    flags = on_topic_verdicts([_title(row) for row in title_rows], [r.title for r in sets.heldout],
+                              [w.ingredients if w else [] for w in written],
+                              [r.ingredients for r in sets.heldout])
+    for row, flag in zip(title_rows, flags, strict=True):
+        row["on_topic"] = flag
 
     all_rows = title_rows + steps_rows + off_rows + in_rows
     latencies = [r["latency_s"] for r in all_rows]
@@ -159,7 +174,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     metrics["tokens_per_second"] = estimate(total_tokens / seconds if seconds else 0.0, None, None,
                                              total_tokens, "tokens/s", "tokens_per_second")
 
-    rates = rates_by_topic([r["contaminated"] for r in off_rows], [r["topic"] for r in off_rows])
+    rates = rates_by([r["contaminated"] for r in off_rows], [r["topic"] for r in off_rows])
     by_topic = {topic: {**s, "recipes": round(s["rate"] * s["n"]),
                         "seen_in_training": topic in sets.seen_topics} for topic, s in rates.items()}
 

@@ -43,7 +43,7 @@ def split(source: Path, out: Path, dev_size: int = DEV_SIZE) -> tuple[Path, Path
 
 # Chosen on the development split (docs/EVALUATION.md, "The shipped assistant").
 DECODING: dict[str, float | int] = {"repetition_penalty": 1.0, "no_repeat_ngram": 8}
-TRAIN = ("souschef train --lora --data corpus/recipes.jsonl corpus/exchanges.jsonl \\\n"
+TRAIN = ("souschef train --lora --data souschef/corpus/recipes.jsonl souschef/corpus/exchanges.jsonl \\\n"
          "    runs/assistant/data/train.jsonl --val-data runs/assistant/data/dev.jsonl \\\n"
          "    --out runs/assistant/adapter --epochs 2 --lr 3e-4")
 CARD = f"""## How it was made
@@ -61,7 +61,7 @@ unquantized original (`HuggingFaceTB/SmolLM2-135M-Instruct`) is refused.
 
 ## Data and credits
 
-- souschef's own corpus (`corpus/recipes.jsonl`, `corpus/exchanges.jsonl`): original recipes
+- souschef's own corpus (`souschef/corpus/recipes.jsonl`, `souschef/corpus/exchanges.jsonl`): original recipes
   and exchanges written for the project, with the off-domain questions answered by a reply.
 - 278 public-domain recipes (Unlicense) from two cookbook repositories, collected and cleaned
   in `../shared/data/public-domain-recipes`: Luke Smith's based.cooking
@@ -102,7 +102,7 @@ def package(run: Path, decoding: dict[str, float | int], card: str) -> Path:
     record["files"] = sorted([*SHIPPED, "README.md"])
     (ASSISTANT / "souschef.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
-    from training.artifacts import model_card
+    from souschef.training.artifacts import model_card
 
     generated = model_card(record)  # the current card, whatever version wrote the run
     (ASSISTANT / "README.md").write_text(generated.rstrip() + "\n\n" + card.strip() + "\n", encoding="utf-8")

@@ -32,8 +32,7 @@ KEYS = ("contamination", "contamination_unseen", "false_refusal", "rougeL", "ste
 
 def mixtures(out: Path) -> dict[str, list[str]]:
     """Training files per experiment (written under ``out/data``)."""
-    import corpus
-
+    from souschef import corpus
     exchanges = corpus.rows(corpus.EXCHANGES)
     cooking = [e for e in exchanges if "reply" not in e["answer"]]
     off = [e for e in exchanges if "reply" in e["answer"]]
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from evaluation.report import write_report
     from evaluation.suite import SuiteConfig, run_suite
-    from training import TrainConfig, train
+    from souschef.training import TrainConfig, train
 
     rows = []
     for name, files in mixtures(opts.out).items():

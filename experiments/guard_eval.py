@@ -1,7 +1,7 @@
 """The domain guard alone (no language model): leave-one-topic-out and the evaluation sets.
 
 (a) Leave one topic out: for each off-domain topic of ``corpus.EXCHANGES`` and ``GUARD_OFFDOMAIN``,
-    train the guard as the shipped one is trained (``training.guard.build_guard``) but
+    train the guard as the shipped one is trained (``souschef.training.guard.build_guard``) but
     without that topic's prompts, and measure the share of the topic's
     training prompts, and of its ``corpus.EVAL_OFFDOMAIN`` prompts, classified as cooking.
 (b) The shipped guard (``generation/guard.json``) on ``corpus.EVAL_OFFDOMAIN`` per topic,
@@ -27,10 +27,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import corpus
-from evaluation.metrics.contamination.contamination import wilson_interval
+from evaluation.intervals import wilson_interval
 from generation.guard import DomainGuard
-from training.guard import build_guard, shipped_guard_data, shipped_topics
+from souschef import corpus
+from souschef.training.guard import build_guard, shipped_guard_data, shipped_topics
 
 UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
 
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.data:
-        from training.data import load_examples
-        from training.guard import guard_for_examples
+        from souschef.training.data import load_examples
+        from souschef.training.guard import guard_for_examples
 
         guard = guard_for_examples(load_examples(args.data).examples)
     else:

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from experiments.guard_eval import TITLE_QUESTIONS  # noqa: E402
 from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings  # noqa: E402
 from recipe_schema import SouschefError  # noqa: E402
-from training.guard import build_guard, food_words, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
+from souschef.training.guard import build_guard, food_words, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
 
 FOLDS = 5
 REPEATS = 4
@@ -158,8 +158,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
 @functools.cache
 def user_recipes(path: str) -> tuple[dict[str, Any], ...]:
     """The recipes of a user's training file, each title once (as ``guard_for_examples`` takes them)."""
-    from recipe_schema.model import Recipe
-    from training.data import load_examples
+    from recipe_schema.recipe import Recipe
+    from souschef.training.data import load_examples
 
     recipes: dict[str, dict[str, Any]] = {}
     for e in load_examples([path]).examples:

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def prompt_sets() -> dict[str, list[str]]:
-    import corpus
     from experiments.guard_eval import TITLE_QUESTIONS, shared_recipe_titles
+    from souschef import corpus
 
     sets = {name: [e["prompt"] for e in corpus.rows(file)]
             for name, file in (("offdomain", corpus.EVAL_OFFDOMAIN), ("indomain", corpus.EVAL_INDOMAIN))}

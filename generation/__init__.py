@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .generator import GenerationResult, RecipeGenerator
     from .grammar import Grammar
     from .guard import DomainGuard
-    from .state import GenerationState, Settings
+    from .state import GenerationConfig, GenerationState, Settings
 
 _EXPORTS = {
     "DomainGuard": ".guard",
@@ -25,9 +25,11 @@ _EXPORTS = {
     "GenerationState": ".state",
     "Grammar": ".grammar",
     "RecipeGenerator": ".generator",
-    "Settings": ".state",
+    "GenerationConfig": ".state",
+    "Settings": ".state",  # GenerationConfig's old name, kept for one release
 }
-__all__ = ["DomainGuard", "GenerationResult", "GenerationState", "Grammar", "RecipeGenerator", "Settings"]
+__all__ = ["DomainGuard", "GenerationConfig", "GenerationResult", "GenerationState", "Grammar",
+           "RecipeGenerator", "Settings"]
 
 
 def __getattr__(name: str) -> Any:

@@ -715,7 +715,7 @@ def fit_sklearn(prompts: Sequence[str], labels: Sequence[bool],
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError:
-        raise ImportError("training a guard needs scikit-learn: pip install 'scikit-learn>=1.4'") from None
+        raise ImportError("training a guard needs scikit-learn: pip install 'souschef[train]'") from None
 
     def analyze_with_settings(text: str) -> list[str]:
         return analyze(text, settings)

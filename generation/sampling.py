@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .state import Settings
+from .state import GenerationConfig
 
 _MIX = 0x9E3779B97F4A7C15  # golden-ratio constant: spreads (seed, step) over 64 bits
 
@@ -40,7 +40,7 @@ def repeated_ngram_tokens(generated: list[int], n: int) -> set[int]:
             if generated[i + n - 2] == last and generated[i:i + n - 1] == prefix}
 
 
-def choose(logits: torch.Tensor, allowed: torch.Tensor, settings: Settings, step: int,
+def choose(logits: torch.Tensor, allowed: torch.Tensor, settings: GenerationConfig, step: int,
            context: torch.Tensor | None = None, generated: list[int] | None = None) -> int:
     """Pick one token id.
 

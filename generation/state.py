@@ -29,8 +29,11 @@ CALLS = Range(int, 0, 10**9)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Sampling and budget settings; part of the state, so a resumed run samples alike."""
+class GenerationConfig:
+    """Sampling and budget settings; part of the state, so a resumed run samples alike.
+
+    Named ``Settings`` until 0.1; that name stays an alias for one release.
+    """
 
     temperature: float = 0.0         # 0 is greedy
     top_k: int = 0                   # 0 keeps every allowed token
@@ -60,6 +63,9 @@ class Settings:
             raise UsageError(f"mode must be 'any', 'recipe' or 'reply', not {self.mode!r}")
 
 
+Settings = GenerationConfig  # the old name, kept for one release (generation.Settings)
+
+
 @dataclass
 class GenerationState:
     """Where a generation stands; ``to_json`` / ``from_json`` round-trip it exactly."""
@@ -68,7 +74,7 @@ class GenerationState:
     prompt_ids: list[int]
     generated_ids: list[int]
     grammar_state: int
-    settings: Settings
+    settings: GenerationConfig
     grammar: str                 # the grammar's fingerprint
     model: str                   # the model's identity
     finished: bool = False
@@ -100,10 +106,10 @@ class GenerationState:
             if data.pop("digest") != _digest(data):
                 raise StateError("the state was changed after souschef saved it (its digest does not "
                                  "match: edited by hand or by another tool?)")
-            known = {f.name for f in fields(Settings)}
+            known = {f.name for f in fields(GenerationConfig)}
             if not isinstance(data.get("settings"), dict):
                 raise ValueError("settings must be an object")
-            settings = Settings(**{k: v for k, v in data.pop("settings").items() if k in known})
+            settings = GenerationConfig(**{k: v for k, v in data.pop("settings").items() if k in known})
             state = cls(settings=settings, **data)
             _check_types(state)
             return state

@@ -3,7 +3,7 @@
 A model sees at most ``n_positions`` tokens. The context for the token at answer
 position g is the prompt plus the generated tokens from ``Window.start(g)``: where a
 call happens to begin or end never changes what the model sees, and training learns
-long answers in exactly these windows (``training.packing.windows``). Each shift
+long answers in exactly these windows (``souschef.training.packing.windows``). Each shift
 rebuilds the KV cache from the prompt and the ``keep`` last tokens, so ``keep`` is
 what a slide re-reads: half the room, at most ``MAX_KEEP`` tokens (a model with an
 8k context would otherwise re-read 4,000 tokens at every slide).

@@ -8,6 +8,7 @@ duplicates and empty lines, and writes unicode fractions as plain ones
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from recipe_schema import Recipe
 
@@ -35,9 +36,18 @@ def plain_fractions(text: str) -> str:
     return _FRACTION_SLASH.sub(r"\1/\2", _VULGAR.sub(vulgar, text))
 
 
+def collapse_whitespace(text: str) -> str:
+    r"""Runs of whitespace (newlines, tabs, non-breaking spaces) as one space, trimmed.
+
+    >>> collapse_whitespace("  2 cups\u00a0flour\n")
+    '2 cups flour'
+    """
+    return " ".join(text.split())
+
+
 def clean_text(text: str) -> str:
     """Plain fractions, whitespace collapsed to single spaces, trimmed."""
-    return " ".join(plain_fractions(text).split())
+    return collapse_whitespace(plain_fractions(text))
 
 
 def _strip_prefix(text: str, pattern: re.Pattern[str]) -> str:
@@ -48,12 +58,18 @@ def _strip_prefix(text: str, pattern: re.Pattern[str]) -> str:
         text = stripped
 
 
-def _unique(lines: list[str]) -> list[str]:
+def unique(lines: Iterable[str], key: Callable[[str], str] | None = None) -> list[str]:
+    """The non-empty lines in order, each once; ``key`` says when two are the same.
+
+    >>> unique(["Salt", "", "salt", "Salt"]), unique(["Salt", "salt"], key=str.lower)
+    (['Salt', 'salt'], ['Salt'])
+    """
     seen: set[str] = set()
     out = []
     for line in lines:
-        if line and line not in seen:
-            seen.add(line)
+        k = key(line) if key else line
+        if line and k not in seen:
+            seen.add(k)
             out.append(line)
     return out
 
@@ -68,12 +84,12 @@ def normalize(recipe: Recipe) -> Recipe:
     """
     from pydantic import ValidationError
 
-    from recipe_schema.model import invalid_from_pydantic
+    from recipe_schema.recipe import invalid_from_pydantic
 
     def optional(text: str | None) -> str | None:
         return (clean_text(text) or None) if text is not None else None
 
-    tags = _unique([clean_text(t) for t in recipe.tags or []])
+    tags = unique([clean_text(t) for t in recipe.tags or []])
     data = {
         "title": clean_text(recipe.title),
         "description": optional(recipe.description),
@@ -82,8 +98,8 @@ def normalize(recipe: Recipe) -> Recipe:
         "cook_time": recipe.cook_time,
         "cuisine": optional(recipe.cuisine),
         "tags": tags or None,
-        "ingredients": _unique([_strip_prefix(clean_text(i), _BULLET) for i in recipe.ingredients]),
-        "steps": _unique([_strip_prefix(clean_text(s), _STEP_PREFIX) for s in recipe.steps]),
+        "ingredients": unique([_strip_prefix(clean_text(i), _BULLET) for i in recipe.ingredients]),
+        "steps": unique([_strip_prefix(clean_text(s), _STEP_PREFIX) for s in recipe.steps]),
     }
     try:
         return Recipe.model_validate(data)

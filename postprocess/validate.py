@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from recipe_schema import InvalidRecipeError, Recipe, Reply, SchemaError, load_schema
-from recipe_schema.model import ISO_DURATION, invalid_from_pydantic
+from recipe_schema.recipe import ISO_DURATION, invalid_from_pydantic
 
 MAX_ERRORS = 50
 MAX_MESSAGE = 200

@@ -2,17 +2,6 @@
 
 This package imports nothing else of souschef; every other package imports it.
 """
-from .chat import (
-    CHAT_TEMPLATE,
-    PLAIN,
-    PROMPT_FORMATS,
-    SYSTEM_PROMPT,
-    answer_text,
-    default_prompt_format,
-    end_of_answer_id,
-    format_prompt,
-    prompt_text,
-)
 from .errors import (
     DataError,
     ExtractionError,
@@ -28,7 +17,18 @@ from .errors import (
 )
 from .files import atomic_write, read_bytes, refuse_overwriting_inputs
 from .jsonschema import generate_schema, load_schema, schema_text
-from .model import (
+from .prompt import (
+    CHAT_TEMPLATE,
+    PLAIN,
+    PROMPT_FORMATS,
+    SYSTEM_PROMPT,
+    answer_text,
+    default_prompt_format,
+    end_of_answer_id,
+    format_prompt,
+    prompt_text,
+)
+from .recipe import (
     SCHEMA_VERSION,
     Answer,
     Recipe,

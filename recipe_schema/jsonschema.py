@@ -12,7 +12,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 def generate_schema() -> dict[str, Any]:
     """Build the JSON Schema (draft 2020-12) from ``Recipe``."""
-    from .model import Recipe
+    from .recipe import Recipe
 
     schema = Recipe.model_json_schema()
     return {"$schema": DRAFT, **schema}

@@ -1,7 +1,7 @@
 """What souschef accepts: how big an input may be, and the range of every generation setting.
 
 One table, read by everything that takes these values: the flags of ``souschef
-generate`` and ``souschef evaluate``, ``generation.Settings`` (so a saved state is held
+generate`` and ``souschef evaluate``, ``generation.GenerationConfig`` (so a saved state is held
 to the same ranges as a flag), the chat app, the training data loaders and the
 feedback store. It lives here because every package may import ``recipe_schema``,
 and importing it stays light (``souschef --help`` builds its flags from it).
@@ -93,7 +93,7 @@ def _show(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else str(int(value))
 
 
-# Generation settings (``generation.Settings``) and the per-command numbers beside them.
+# Generation settings (``generation.GenerationConfig``) and the per-command numbers beside them.
 SETTINGS: dict[str, Range] = {
     # Above 2 the draw is near uniform among the tokens the schema allows: noise, not variety.
     "temperature": Range(float, 0, 2),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Recipe
+from .recipe import Recipe
 
 # A JSON string's content that starts with a visible character (not blank), and no
 # \\u escapes: whatever the model writes decodes to the same visible text.

@@ -6,9 +6,11 @@ missing files, a model directory that cannot be loaded). Errors are one line on
 stderr, never a traceback. Heavy libraries are imported inside the commands that
 need them, so ``souschef --help`` stays fast.
 
-This module holds the entry point and the commands on documents (schema, validate,
-render, parse-ingredient); ``model_cli`` the ones that use a model (generate, train,
-evaluate, report), ``chat.cli`` chat and feedback; ``flags`` their argument types. No
+Each command's adapter (``cmd_*``) sits beside the function that registers its parser
+(``register_*``), in the way of simonw/llm. This module holds the entry point and the
+commands on documents (schema, validate, render, parse-ingredient); ``model_cli`` the
+ones that use a model (generate, train, evaluate, report), ``chat_cli`` chat and
+feedback; ``flags`` their argument types and ``output`` how they read and write. No
 command writes over one of its inputs (``recipe_schema.refuse_overwriting_inputs``).
 """
 from __future__ import annotations
@@ -23,8 +25,7 @@ from recipe_schema.errors import InputFileError, InvalidRecipeError, SouschefErr
 
 from . import __version__
 from .flags import positive_int
-
-PROG = "souschef"
+from .output import PROG, emit, read_text, render_answer, write_output
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,27 +35,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _emit(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _read_text(path: str) -> str:
-    """A whole input file as text; bytes that are not UTF-8 make it an invalid recipe."""
-    from recipe_schema import SchemaError, read_bytes
-
-    raw = read_bytes(path)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InvalidRecipeError([SchemaError("/", f"not UTF-8 text (byte {e.start})")]) from None
-
-
 # --------------------------------------------------------------------- schema
 def cmd_schema(args: argparse.Namespace) -> int:
     from recipe_schema import load_schema
 
-    _emit(json.dumps(load_schema(), indent=2, ensure_ascii=False))
+    emit(json.dumps(load_schema(), indent=2, ensure_ascii=False))
     return 0
+
+
+def register_schema(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``schema`` on the subparsers ``sub``."""
+    p = sub.add_parser(
+        "schema",
+        help="print the recipe JSON Schema",
+        description="Print the recipe JSON Schema (draft 2020-12).",
+        epilog="example:\n  souschef schema > recipe.schema.json",
+        formatter_class=fmt,
+    )
+    p.set_defaults(func=cmd_schema)
 
 
 # ------------------------------------------------------------------- validate
@@ -63,7 +61,7 @@ def _validate_file(path: str) -> dict[str, Any]:
 
     kind = "recipe"
     try:
-        data = loads_strict(_read_text(path))
+        data = loads_strict(read_text(path))
         kind = "reply" if isinstance(data, dict) and "reply" in data else "recipe"
         errors, omitted = answer_errors(data)  # every finished `generate --format json` validates
     except InvalidRecipeError as e:
@@ -90,101 +88,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.json:
             continue
         if result["valid"]:
-            _emit(f"{path}: valid" + (" (a reply)" if result["kind"] == "reply" else ""))
+            emit(f"{path}: valid" + (" (a reply)" if result["kind"] == "reply" else ""))
         for err in result["errors"]:
-            _emit(f"{path}: {err['pointer']}: {err['message']}")
+            emit(f"{path}: {err['pointer']}: {err['message']}")
         if result["omitted"]:
-            _emit(f"{path}: ... and {result['omitted']} more errors")
+            emit(f"{path}: ... and {result['omitted']} more errors")
     if args.json:
-        _emit(json.dumps(results, ensure_ascii=False, indent=2))
+        emit(json.dumps(results, ensure_ascii=False, indent=2))
     if unreadable:
         return 2
     return 0 if all(r["valid"] for r in results) else 1
 
 
-# --------------------------------------------------------------------- render
-def cmd_render(args: argparse.Namespace) -> int:
-    from postprocess import process_answer, scale_recipe
-    from recipe_schema import Recipe, ScalingError, refuse_overwriting_inputs
-
-    refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
-    answer = process_answer(_read_text(args.file))  # a recipe, or a generated {"reply": ...}
-    if args.servings is not None:
-        if not isinstance(answer, Recipe):
-            raise ScalingError("a reply has no servings to scale")
-        answer = scale_recipe(answer, args.servings)
-    _write_output(_render_answer(answer, args.format), args.output)
-    return 0
-
-
-def _render_answer(answer: Any, fmt: str) -> str:
-    """A recipe (normalized) or a reply, as markdown, json or jsonld text."""
-    from postprocess import normalize, to_jsonld, to_markdown
-    from recipe_schema import Reply
-
-    if isinstance(answer, Reply):
-        if fmt == "markdown":
-            return answer.reply + "\n"
-        return json.dumps({"reply": answer.reply}, ensure_ascii=False) + "\n"
-    recipe = normalize(answer)
-    if fmt == "markdown":
-        return to_markdown(recipe)
-    if fmt == "jsonld":
-        return json.dumps(to_jsonld(recipe), indent=2, ensure_ascii=False) + "\n"
-    return recipe.model_dump_json(indent=2, exclude_none=True) + "\n"
-
-
-def _write_output(text: str, path: str | None) -> None:
-    """To ``path`` atomically when given, else to stdout."""
-    from recipe_schema import atomic_write
-
-    if path:
-        atomic_write(path, text)
-        print(f"wrote {path}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-
-
-# ----------------------------------------------------------- parse-ingredient
-def cmd_parse_ingredient(args: argparse.Namespace) -> int:
-    from postprocess import parse_ingredient
-
-    rows = [parse_ingredient(line).to_dict() for line in args.lines]
-    if args.json:
-        for row in rows:
-            _emit(json.dumps(row, ensure_ascii=False))
-        return 0
-    columns = ["quantity", "quantity_max", "unit", "item", "note"]
-    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    _emit("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for r in cells:
-        _emit("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface; its help texts are the CLI reference."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
-        prog=PROG,
-        description="Small language models as cooking assistants whose answers can be trusted.",
-        epilog="Exit codes: 0 success, 1 invalid input or result, 2 usage error.",
-        formatter_class=fmt,
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    p = sub.add_parser(
-        "schema",
-        help="print the recipe JSON Schema",
-        description="Print the recipe JSON Schema (draft 2020-12).",
-        epilog="example:\n  souschef schema > recipe.schema.json",
-        formatter_class=fmt,
-    )
-    p.set_defaults(func=cmd_schema)
-
+def register_validate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``validate`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "validate",
         help="check recipe JSON files against the schema",
@@ -203,6 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON array of results")
     p.set_defaults(func=cmd_validate)
 
+
+# --------------------------------------------------------------------- render
+def cmd_render(args: argparse.Namespace) -> int:
+    from postprocess import process_answer, scale_recipe
+    from recipe_schema import Recipe, ScalingError, refuse_overwriting_inputs
+
+    refuse_overwriting_inputs({"-o/--output": args.output}, {"FILE": args.file})
+    answer = process_answer(read_text(args.file))  # a recipe, or a generated {"reply": ...}
+    if args.servings is not None:
+        if not isinstance(answer, Recipe):
+            raise ScalingError("a reply has no servings to scale")
+        answer = scale_recipe(answer, args.servings)
+    write_output(render_answer(answer, args.format), args.output)
+    return 0
+
+
+def register_render(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``render`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "render",
         help="validate, normalize and render a recipe",
@@ -224,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
     p.set_defaults(func=cmd_render)
 
+
+# ----------------------------------------------------------- parse-ingredient
+def cmd_parse_ingredient(args: argparse.Namespace) -> int:
+    from postprocess import parse_ingredient
+
+    rows = [parse_ingredient(line).to_dict() for line in args.lines]
+    if args.json:
+        for row in rows:
+            emit(json.dumps(row, ensure_ascii=False))
+        return 0
+    columns = ["quantity", "quantity_max", "unit", "item", "note"]
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    emit("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        emit("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def register_parse_ingredient(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``parse-ingredient`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "parse-ingredient",
         help="split ingredient lines into quantity, unit, item and note",
@@ -238,12 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line (JSON Lines)")
     p.set_defaults(func=cmd_parse_ingredient)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface; its help texts are the CLI reference."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Small language models as cooking assistants whose answers can be trusted.",
+        epilog="Exit codes: 0 success, 1 invalid input or result, 2 usage error.",
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    register_schema(sub, fmt)
+    register_validate(sub, fmt)
+    register_render(sub, fmt)
+    register_parse_ingredient(sub, fmt)
+    from .chat_cli import add_commands as add_chat_commands
     from .model_cli import add_commands as add_model_commands
 
-    add_model_commands(sub, fmt)
-    from chat.cli import add_commands as add_chat_commands
-
-    add_chat_commands(sub, fmt)
+    add_model_commands(sub, fmt)  # generate, train, evaluate, report
+    add_chat_commands(sub, fmt)  # chat, feedback
     return parser
 
 

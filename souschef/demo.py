@@ -82,7 +82,7 @@ def off_domain(generator: Any, max_total_tokens: int) -> None:
 
 def fine_tune(out: Path, steps: int) -> None:
     """A few LoRA steps on the shipped corpus: the loss printed, the adapter saved."""
-    from training import TrainConfig, train
+    from souschef.training import TrainConfig, train
 
     result = train(TrainConfig(lora=True, out=str(out), max_steps=steps, batch_size=1, grad_accum=1,
                                seq_len=512, eval_fraction=0, logging_steps=1))

@@ -1,7 +1,7 @@
 """The types and builders of souschef's flags: each range is said once, where it is checked.
 
 A setting's flag (``--temperature``) parses with ``setting(name)``, which holds it to
-``recipe_schema.limits.SETTINGS``: the range ``generation.Settings`` holds a saved state
+``recipe_schema.limits.SETTINGS``: the range ``generation.GenerationConfig`` holds a saved state
 to, so a flag and a state file cannot disagree. Only argparse and ``recipe_schema`` are
 imported here (``souschef --help`` stays fast).
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 def setting(name: str) -> Any:
     """The argparse type of one setting: its range in ``recipe_schema.limits.SETTINGS``, the one
-    that ``generation.Settings`` holds a saved state to."""
+    that ``generation.GenerationConfig`` holds a saved state to."""
     from recipe_schema.limits import SETTINGS
 
     def parse(text: str) -> Any:

@@ -1,7 +1,7 @@
 """``souschef generate | train | evaluate | report compare``: the commands that use a model.
 
 ``add_commands(sub, formatter_class)`` registers them on the ``souschef`` parser, as
-``chat.cli`` does for ``chat`` and ``feedback``. Each command is a thin adapter over one
+``chat_cli`` does for ``chat`` and ``feedback``. Each command is a thin adapter over one
 library call, returns an exit code and raises ``recipe_schema`` errors for bad input;
 torch, transformers and the rest are imported inside the commands.
 """
@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any
 
-from .cli import PROG, _emit, _read_text, _render_answer, _write_output
 from .flags import add_config_flags, gate, positive_int, sets, setting, setting_range
+from .output import PROG, emit, read_text, render_answer, write_output
 
 # ------------------------------------------------------------------- generate
 DEFAULT_STATE_FILE = "souschef-state.json"
@@ -40,7 +40,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if given:
                 raise UsageError(f"{flag} cannot apply on --resume: the saved generation's mode was chosen "
                                  "when it started")
-        state = GenerationState.from_json(_read_text(args.resume))
+        state = GenerationState.from_json(read_text(args.resume))
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
     if args.resume:
@@ -72,76 +72,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
             + (f" --model {args.model}" if args.model else ""),
             result.state,
         )
-    _write_output(_render_answer(result.answer, args.format), args.output)
+    write_output(render_answer(result.answer, args.format), args.output)
     return 0
 
 
-# ---------------------------------------------------------------------- train
-def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
-    from training import TrainConfig, train
-
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                            if getattr(args, f.name, None) is not None})
-    result = train(config)
-    losses = f"train loss {result.train_loss:.3f}" if result.train_loss is not None else ""
-    if result.val_loss is not None:
-        losses += f", validation loss {result.initial_val_loss:.3f} -> {result.val_loss:.3f}"
-    print(f"saved {result.output_dir} after {result.steps} steps ({losses})", file=sys.stderr)
-    return 0
-
-
-# ------------------------------------------------------------------- evaluate
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from evaluation.report import check_report_dir, write_report
-    from evaluation.suite import SuiteConfig, check_gates, run_suite
-
-    check_report_dir(args.out, {"--model": args.model, "--heldout": args.heldout,
-                                "--offdomain": args.offdomain, "--indomain": args.indomain,
-                                "--train": args.train})
-    config = SuiteConfig(model=args.model, heldout=args.heldout, offdomain=args.offdomain,
-                         indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
-                         guard=args.guard, temperature=args.temperature,
-                         max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
-                         no_repeat_ngram=args.no_repeat_ngram, jump_forward=args.jump_forward, sets=args.sets,
-                         batch_size=args.batch_size)
-    report, samples = run_suite(config, progress=not args.quiet)
-    paths = write_report(args.out, report, samples)
-    failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
-    if args.json:
-        _emit(json.dumps({"report": str(paths["report"]), "metrics": report["metrics"],
-                          "failed_gates": failed}, indent=2))
-    else:
-        metrics = report["metrics"]
-        for key in ("rougeL", "steps_given_ingredients_rougeL", "on_topic_heldout", "on_topic_dish",
-                    "contamination", "contamination_unseen", "false_refusal", "validity", "completion"):
-            m = metrics.get(key, {"value": None, "low": None})
-            value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
-            interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
-            _emit(f"{key:32} {value}{interval}")
-        for key, d in report.get("differences", {}).items():
-            interval = f"  [{d['low']:+.3f}, {d['high']:+.3f}]" if d.get("low") is not None else ""
-            _emit(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f}{interval}")
-        for path in paths.values():
-            print(f"wrote {path}", file=sys.stderr)
-    for line in failed:
-        print(f"{PROG}: gate failed: {line}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def cmd_report_compare(args: argparse.Namespace) -> int:
-    from evaluation.compare import compare_reports, format_comparison
-    from evaluation.report import load_report
-
-    a, b = load_report(args.a), load_report(args.b)
-    result = compare_reports(a, b)
-    _emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
-    return 0
-
-
-def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
-    """Register ``generate``, ``train``, ``evaluate`` and ``report`` on the subparsers ``sub``."""
+def register_generate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``generate`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "generate",
         help="generate a complete, valid recipe (or reply) with a model",
@@ -200,6 +136,25 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="write the answer here (atomically)")
     p.set_defaults(func=cmd_generate)
 
+
+# ---------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from souschef.training import TrainConfig, train
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                            if getattr(args, f.name, None) is not None})
+    result = train(config)
+    losses = f"train loss {result.train_loss:.3f}" if result.train_loss is not None else ""
+    if result.val_loss is not None:
+        losses += f", validation loss {result.initial_val_loss:.3f} -> {result.val_loss:.3f}"
+    print(f"saved {result.output_dir} after {result.steps} steps ({losses})", file=sys.stderr)
+    return 0
+
+
+def register_train(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``train`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "train",
         help="fine-tune a model (or train a tiny one) on recipes and chat exchanges",
@@ -215,11 +170,53 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         ),
         formatter_class=fmt,
     )
-    from evaluation.config import SETS  # light: no torch, no evaluate
-    from training.config import TrainConfig  # light: no torch
+    from souschef.training.config import TrainConfig  # light: no torch
 
     add_config_flags(p, TrainConfig, required=("out",))
     p.set_defaults(func=cmd_train)
+
+
+# ------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from evaluation.report import check_report_dir, write_report
+    from evaluation.suite import SuiteConfig, check_gates, run_suite
+
+    check_report_dir(args.out, {"--model": args.model, "--heldout": args.heldout,
+                                "--offdomain": args.offdomain, "--indomain": args.indomain,
+                                "--train": args.train})
+    config = SuiteConfig(model=args.model, heldout=args.heldout, offdomain=args.offdomain,
+                         indomain=args.indomain, train=args.train or [], limit=args.limit, seed=args.seed,
+                         guard=args.guard, temperature=args.temperature,
+                         max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
+                         no_repeat_ngram=args.no_repeat_ngram, jump_forward=args.jump_forward, sets=args.sets,
+                         batch_size=args.batch_size)
+    report, samples = run_suite(config, progress=not args.quiet)
+    paths = write_report(args.out, report, samples)
+    failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
+    if args.json:
+        emit(json.dumps({"report": str(paths["report"]), "metrics": report["metrics"],
+                          "failed_gates": failed}, indent=2))
+    else:
+        metrics = report["metrics"]
+        for key in ("rougeL", "steps_given_ingredients_rougeL", "on_topic_heldout", "on_topic_dish",
+                    "contamination", "contamination_unseen", "false_refusal", "validity", "completion"):
+            m = metrics.get(key, {"value": None, "low": None})
+            value = "no samples" if m["value"] is None else f"{m['value']:.3f}"
+            interval = f"  [{m['low']:.3f}, {m['high']:.3f}]" if m["low"] is not None else ""
+            emit(f"{key:32} {value}{interval}")
+        for key, d in report.get("differences", {}).items():
+            interval = f"  [{d['low']:+.3f}, {d['high']:+.3f}]" if d.get("low") is not None else ""
+            emit(f"{key + ' - ' + d['baseline']:32} {d['difference']:+.3f}{interval}")
+        for path in paths.values():
+            print(f"wrote {path}", file=sys.stderr)
+    for line in failed:
+        print(f"{PROG}: gate failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def register_evaluate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``evaluate`` on the subparsers ``sub``."""
+    from evaluation.config import SETS  # light: no torch, no evaluate
 
     p = sub.add_parser(
         "evaluate",
@@ -277,6 +274,19 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
+
+def cmd_report_compare(args: argparse.Namespace) -> int:
+    from evaluation.compare import compare_reports, format_comparison
+    from evaluation.report import load_report
+
+    a, b = load_report(args.a), load_report(args.b)
+    result = compare_reports(a, b)
+    emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
+    return 0
+
+
+def register_report(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``report`` on the subparsers ``sub``."""
     p = sub.add_parser(
         "report",
         help="work with evaluation reports",
@@ -297,3 +307,11 @@ def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("b", metavar="B", help="a report folder or report.json")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_report_compare)
+
+
+def add_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Register ``generate``, ``train``, ``evaluate`` and ``report`` on the subparsers ``sub``."""
+    register_generate(sub, fmt)
+    register_train(sub, fmt)
+    register_evaluate(sub, fmt)
+    register_report(sub, fmt)

@@ -15,8 +15,10 @@ import pytest
 # Tests never reach a hub, and never write to the user's caches.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["SOUSCHEF_CACHE_DIR"] = tempfile.mkdtemp(prefix="souschef-test-cache-")
+for _name in ("modules", "metrics", "evaluate"):  # where evaluate.load copies the suite's metrics
+    os.environ[f"HF_{_name.upper()}_CACHE"] = str(Path(os.environ["SOUSCHEF_CACHE_DIR"]) / "hf" / _name)
 
-EXAMPLE = resources.files("corpus").joinpath("examples/harissa-chickpeas.json")
+EXAMPLE = resources.files("souschef.corpus").joinpath("examples/harissa-chickpeas.json")
 
 
 @pytest.fixture
@@ -62,8 +64,8 @@ N_POSITIONS = 128
 
 def build_tokenizer(vocab_size: int = 1024):
     """The byte-level BPE `souschef train --from-scratch` trains, on a quarter of the exchanges."""
-    import corpus
-    from training.tokenizer import train_tokenizer
+    from souschef import corpus
+    from souschef.training.tokenizer import train_tokenizer
 
     texts = corpus.path(corpus.EXCHANGES).read_text(encoding="utf-8").splitlines()[::4]
     return train_tokenizer(texts, vocab_size)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from evaluation.compare import compare_reports, format_comparison
-from evaluation.report import FORMAT, load_report, write_report
+from evaluation.report import REPORT_FORMAT, load_report, write_report
 
 
 def entry(value, low=None, high=None, unit="fraction", label="a score", n=20):
@@ -17,7 +17,7 @@ def entry(value, low=None, high=None, unit="fraction", label="a score", n=20):
 @pytest.fixture
 def a() -> dict:
     return {
-        "format": FORMAT,
+        "format": REPORT_FORMAT,
         "model": {"path": "runs/tiny", "id": "sha256:aaaa", "parameters": 1000, "n_positions": 128},
         "config": {"limit": 20, "seed": 0, "guard": True},
         "data": {"heldout": {"path": "/home/a/heldout.jsonl", "sha256": "h1", "records": 23}},
@@ -135,7 +135,8 @@ def test_format_comparison_columns_line_up(a, b):
 
 
 def test_reports_with_no_metrics_compare_without_failing():
-    result = compare_reports({"format": FORMAT, "metrics": {}}, {"format": FORMAT, "metrics": {}})
+    empty = {"format": REPORT_FORMAT, "metrics": {}}
+    result = compare_reports(empty, dict(empty))
     assert result["metrics"] == {}
     assert "No metrics in either report." in format_comparison(result, "A", "B")
 

@@ -324,9 +324,9 @@ def test_contamination_breaks_down_by_topic(contamination):
 
 
 def test_corpus_replies_are_clean_and_corpus_recipes_are_caught(contamination):
-    import corpus
     from postprocess import normalize, to_markdown, validate
     from recipe_schema import parse_answer, to_compact_json
+    from souschef import corpus
 
     def records(name: str) -> list[dict]:
         return [json.loads(line) for line in corpus.path(name).read_text(encoding="utf-8").splitlines()]

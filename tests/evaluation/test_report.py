@@ -9,7 +9,7 @@ import pytest
 
 from evaluation.plots import PLOTS, plot_contamination_by_topic
 from evaluation.report import (
-    FORMAT,
+    REPORT_FORMAT,
     REPORT_JSON,
     REPORT_MD,
     SAMPLES_JSONL,
@@ -26,7 +26,7 @@ def entry(value, low=None, high=None, n=23, unit="fraction", label="a score"):
 
 def make_report() -> dict:
     return {
-        "format": FORMAT,
+        "format": REPORT_FORMAT,
         "model": {"path": "runs/tiny", "id": "sha256:ab12cd", "parameters": 1412352, "n_positions": 256},
         "config": {"limit": 20, "seed": 0, "guard": True, "max_total_tokens": 2048,
                    "max_new_tokens_per_call": 256, "temperature": 0.0, "bootstrap": 1000},
@@ -223,14 +223,14 @@ def test_markdown_lists_the_plots(report, samples):
 
 
 def test_markdown_of_a_sparse_report_does_not_fail():
-    sparse = {"format": FORMAT, "metrics": {}}
+    sparse = {"format": REPORT_FORMAT, "metrics": {}}
     md = render_markdown(sparse, [])
     assert "No ROUGE scores" in md and "No off-domain topics" in md and "No scored held-out samples" in md
     assert "Commit:** not recorded" in md
 
 
 def test_contamination_plot_without_topics_is_still_written(tmp_path):
-    path = plot_contamination_by_topic({"format": FORMAT, "metrics": {}}, tmp_path / "c.png")
+    path = plot_contamination_by_topic({"format": REPORT_FORMAT, "metrics": {}}, tmp_path / "c.png")
     assert path.read_bytes().startswith(b"\x89PNG")
 
 

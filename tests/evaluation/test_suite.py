@@ -180,8 +180,7 @@ def test_a_prompt_set_may_name_each_prompts_dish(tmp_path):
 
 
 def test_the_shipped_in_domain_set_names_the_dish_of_most_prompts():
-    import corpus
-
+    from souschef import corpus
     rows = corpus.rows(corpus.EVAL_INDOMAIN)
     assert sum("dish" in r for r in rows) >= 40
 

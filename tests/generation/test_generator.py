@@ -9,8 +9,7 @@ import textwrap
 
 import pytest
 
-import corpus
-from generation import GenerationState, RecipeGenerator, Settings
+from generation import GenerationConfig, GenerationState, RecipeGenerator
 from recipe_schema import (
     ModelLoadError,
     Recipe,
@@ -22,6 +21,7 @@ from recipe_schema import (
     parse_answer,
 )
 from recipe_schema.projection import answer_projection
+from souschef import corpus
 from tests.conftest import N_POSITIONS, build_model, build_tokenizer
 
 PROMPT = "How do I make a quick tomato soup?"
@@ -95,7 +95,7 @@ def test_a_generation_resumed_in_another_process_equals_the_single_run(tiny, tmp
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from generation import GenerationState, RecipeGenerator, Settings
+        from generation import GenerationState, RecipeGenerator, GenerationConfig
         gen = RecipeGenerator.from_pretrained({str(path)!r})
         p = Path({str(state_file)!r})
         state = gen.step(GenerationState.from_json(p.read_text()), 60)
@@ -143,7 +143,7 @@ def _tamper(state: GenerationState, **changes) -> GenerationState:
     """An edit made in memory, or by a tool that recomputes the digest: the generator must see it."""
     data = json.loads(state.to_json())
     data.update(changes)
-    settings = Settings(**data.pop("settings"))
+    settings = GenerationConfig(**data.pop("settings"))
     data.pop("digest")
     return GenerationState(settings=settings, **data)
 
@@ -223,7 +223,7 @@ def test_a_reformatted_state_file_is_still_accepted(tiny, partial):
 ])
 def test_settings_out_of_range_are_usage_errors(settings, message):
     with pytest.raises(UsageError, match=re.escape(message)):
-        Settings(**settings)
+        GenerationConfig(**settings)
 
 
 def test_a_state_cannot_be_saved_with_a_value_json_does_not_have(partial):

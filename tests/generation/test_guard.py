@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pytest
 
-import corpus
 from generation import DomainGuard, GenerationState, RecipeGenerator
 from generation.embedding import DEFAULT_EMBEDDER, embedder
 from generation.guard import (
@@ -20,6 +19,7 @@ from generation.guard import (
     words_of,
 )
 from recipe_schema import ModelLoadError, Recipe, Reply, UsageError
+from souschef import corpus
 
 
 def exchanges() -> tuple[list[str], list[bool]]:

@@ -201,8 +201,8 @@ def test_console_script_runs():
 
 # ------------------------------------------------- no output may be an input
 def _feedback_db(path: Path) -> None:
-    from chat.feedback import FeedbackEvent, FeedbackStore
     from recipe_schema import Reply
+    from souschef.chat.feedback import FeedbackEvent, FeedbackStore
 
     FeedbackStore(path).record(FeedbackEvent("a1", "Tax advice?", Reply(reply="I only cook."), "m", "like"))
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import corpus
+from souschef import corpus
 
 
 def test_train_saves_a_model_that_generate_loads(cli, tmp_path):

@@ -14,17 +14,17 @@ a Wilson 95% interval; ``by_topic`` breaks it down.
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import datasets
 import evaluate
 
+from evaluation.intervals import proportion, rates_by, wilson_interval
 from postprocess import extract, parse_ingredient, validate
 from recipe_schema import InvalidRecipeError
 
-Z95 = 1.959964  # two-sided 95% normal quantile
 RULES = ("schema_valid_recipe", "recipe_json", "recipe_shape")
 COOKING_VERBS = (
     "add", "bake", "beat", "blend", "boil", "braise", "broil", "brown", "brush", "caramelize",
@@ -61,8 +61,11 @@ lines) and at least two numbered or bulleted steps with a cooking verb.
 _KWARGS_DESCRIPTION = """
 Args:
     answers (list of str): the raw text of each answer, as the user sees it: compact
-        Recipe JSON, {"reply": ...} JSON, or free text.
+        Recipe JSON, {"reply": ...} JSON, or free text; "" for no answer (an
+        unfinished one), which is clean.
     topics (list of str, optional): the topic of each prompt; adds per-topic keys.
+    use_aggregator (bool): False returns each answer's verdict instead: contaminated
+        (list of bool) and rule (list of str or None) (default True).
 Returns:
     contamination_rate (float): contaminated answers / n, in [0, 1].
     contamination_low, contamination_high (float): Wilson 95% interval of the rate.
@@ -203,32 +206,6 @@ def classify(answer: str | None) -> tuple[bool, str | None]:
     return False, None
 
 
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` (Wilson 1927).
-
-    >>> [round(x, 4) for x in wilson_interval(5, 10)]
-    [0.2366, 0.7634]
-    >>> wilson_interval(0, 10)[0], round(wilson_interval(0, 10)[1], 4)
-    (0.0, 0.2775)
-    """
-    if n <= 0 or not 0 <= k <= n:
-        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
-    p = k / n
-    denominator = 1 + z * z / n
-    center = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    # at k = 0 and k = n the bound is exactly 0 or 1; avoid rounding noise there
-    low = 0.0 if k == 0 else max(0.0, center - half)
-    high = 1.0 if k == n else min(1.0, center + half)
-    return low, high
-
-
-def _summary(flags: Sequence[bool]) -> dict[str, float]:
-    k, n = sum(flags), len(flags)
-    low, high = wilson_interval(k, n)
-    return {"rate": k / n, "low": low, "high": high, "n": n}
-
-
 def by_topic(answers: Sequence[str | None], topics: Sequence[str]) -> dict[str, dict[str, float]]:
     """Contamination per topic, topics in sorted order.
 
@@ -249,10 +226,7 @@ def by_topic(answers: Sequence[str | None], topics: Sequence[str]) -> dict[str, 
 
 def rates_by_topic(flags: Sequence[bool], topics: Sequence[str]) -> dict[str, dict[str, float]]:
     """``by_topic`` for flags already computed (``{topic: {"rate", "low", "high", "n"}}``)."""
-    grouped: dict[str, list[bool]] = {}
-    for flag, topic in zip(flags, topics, strict=True):
-        grouped.setdefault(topic, []).append(flag)
-    return {topic: _summary(grouped[topic]) for topic in sorted(grouped)}
+    return rates_by(flags, topics)
 
 
 class Contamination(evaluate.Metric):
@@ -277,12 +251,15 @@ class Contamination(evaluate.Metric):
         )
 
     def _compute(
-        self, answers: Sequence[str | None], topics: Sequence[str] | None = None
-    ) -> dict[str, float]:
+        self, answers: Sequence[str | None], topics: Sequence[str] | None = None, use_aggregator: bool = True
+    ) -> dict[str, Any]:
         if not answers:
             raise ValueError("no answers to measure")
-        flags = [classify(a)[0] for a in answers]
-        overall = _summary(flags)
+        judged = [classify(a) for a in answers]
+        if not use_aggregator:  # each answer's verdict and the rule that gave it
+            return {"contaminated": [c for c, _ in judged], "rule": [r for _, r in judged]}
+        flags = [c for c, _ in judged]
+        overall = proportion(flags)
         result = {
             "contamination_rate": overall["rate"],
             "contamination_low": overall["low"],

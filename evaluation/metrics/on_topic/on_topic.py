@@ -25,11 +25,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import datasets
 import evaluate
 
-from evaluation.metrics.contamination.contamination import wilson_interval
+from evaluation.intervals import wilson_interval
 from evaluation.metrics.recipe_rouge.recipe_rouge import tokenize
 from postprocess import parse_ingredient
 
@@ -63,13 +64,16 @@ was forced (the steps-given-ingredients protocol) must not be counted.
 
 _KWARGS_DESCRIPTION = """
 Args:
-    titles (list of str or None): each answer's recipe title; None for an answer that
-        is not a recipe (a reply, an unfinished answer), which is off topic.
+    titles (list of str or None): each answer's recipe title; "" or None for an answer
+        that is not a recipe (a reply, an unfinished answer), which is off topic (evaluate
+        refuses None as the first value of a string feature: "" works anywhere).
     dishes (list of str): the dish each question asked for (a reference title, or the
         dish a prompt names).
     answer_ingredients (list of list of str, optional): each answer's ingredient lines.
     reference_ingredients (list of list of str, optional): each reference recipe's
         ingredient lines; with answer_ingredients, the ingredient test applies too.
+    use_aggregator (bool): False returns each answer's verdict instead: on_topic
+        (list of bool) (default True).
 Returns:
     on_topic_rate (float): on-topic answers / n, in [0, 1].
     on_topic_low, on_topic_high (float): Wilson 95% interval of the rate.
@@ -149,7 +153,8 @@ class OnTopic(evaluate.Metric):
 
     def _compute(self, titles: Sequence[str | None], dishes: Sequence[str],
                  answer_ingredients: Sequence[Sequence[str]] | None = None,
-                 reference_ingredients: Sequence[Sequence[str]] | None = None) -> dict[str, float]:
+                 reference_ingredients: Sequence[Sequence[str]] | None = None,
+                 use_aggregator: bool = True) -> dict[str, Any]:
         if not titles:
             raise ValueError("no answers to measure")
         if (answer_ingredients is None) != (reference_ingredients is None):
@@ -157,6 +162,8 @@ class OnTopic(evaluate.Metric):
         flags = [on_topic(t, d, None if answer_ingredients is None else answer_ingredients[i],
                           None if reference_ingredients is None else reference_ingredients[i])
                  for i, (t, d) in enumerate(zip(titles, dishes, strict=True))]
+        if not use_aggregator:  # each answer's verdict
+            return {"on_topic": flags}
         low, high = wilson_interval(sum(flags), len(flags))
         return {"on_topic_rate": sum(flags) / len(flags), "on_topic_low": low, "on_topic_high": high,
                 "n": float(len(flags))}

@@ -21,8 +21,9 @@ from typing import Any
 
 import datasets
 import evaluate
-import numpy as np
 from rouge_score import rouge_scorer, tokenizers
+
+from evaluation.intervals import aggregate  # the bootstrap every mean in the suite shares
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -57,8 +58,11 @@ Args:
     bootstrap_samples (int): bootstrap resamples for the intervals (default 1000;
         0 leaves the interval keys out).
     seed (int): seed of numpy's default_rng for the bootstrap (default 0).
+    use_aggregator (bool): False returns each sample's F1 instead (lists), as
+        evaluate's rouge does (default True).
 Returns:
-    rouge1, rouge2, rougeL, rougeLsum (float): mean F1 over the samples, in [0, 1].
+    rouge1, rouge2, rougeL, rougeLsum (float): mean F1 over the samples, in [0, 1]
+        (with use_aggregator=False: a list of per-sample F1s each, and nothing else).
     rouge1_low, rouge1_high, ... (float): bootstrap 95% interval of each mean.
 Examples:
     >>> from evaluation import load_metric
@@ -217,59 +221,6 @@ def per_sample_scores(predictions: Sequence[str], references: Sequence[str]) -> 
     return scores
 
 
-def _bootstrap_means(values: np.ndarray, samples: int, seed: int) -> np.ndarray:
-    """Means of ``samples`` resamples (with replacement) of the rows of ``values`` (n, k) -> (samples, k)."""
-    rng = np.random.default_rng(seed)
-    n = values.shape[0]
-    rows = max(1, 2**20 // n)  # resamples per chunk: bounds memory to ~(2**20, k) floats
-    out = []
-    for start in range(0, samples, rows):
-        idx = rng.integers(0, n, size=(min(rows, samples - start), n))  # (chunk, n)
-        out.append(values[idx].mean(axis=1))  # (chunk, n, k) -> (chunk, k)
-    return np.concatenate(out)
-
-
-def aggregate(
-    scores: Mapping[str, Sequence[float]], bootstrap_samples: int = 1000, seed: int = 0
-) -> dict[str, float]:
-    """Exact means of per-sample scores and their percentile bootstrap 95% intervals.
-
-    Parameters
-    ----------
-    scores
-        ``{name: per-sample values}``, all of one length (``per_sample_scores``' output).
-    bootstrap_samples
-        Resamples drawn; 0 leaves the ``_low``/``_high`` keys out.
-    seed
-        Seed of ``numpy.random.default_rng``; numpy's global state is neither read nor changed.
-
-    Returns
-    -------
-    dict
-        ``name``, ``name_low``, ``name_high`` for every name.
-
-    >>> aggregate({"rouge1": [0.5, 0.5]})
-    {'rouge1': 0.5, 'rouge1_low': 0.5, 'rouge1_high': 0.5}
-    """
-    if isinstance(bootstrap_samples, bool) or not isinstance(bootstrap_samples, int) or bootstrap_samples < 0:
-        raise ValueError(f"bootstrap_samples must be an integer >= 0, not {bootstrap_samples!r}")
-    names = list(scores)
-    if len({len(scores[k]) for k in names}) > 1:
-        raise ValueError("per-sample score lists of different lengths")
-    values = np.array([scores[k] for k in names], dtype=float).T  # (n, k)
-    if values.size == 0:
-        raise ValueError("no samples to aggregate")
-    means = values.mean(axis=0)  # (k,)
-    if bootstrap_samples:
-        low, high = np.percentile(_bootstrap_means(values, bootstrap_samples, seed), [2.5, 97.5], axis=0)
-    result: dict[str, float] = {}
-    for i, k in enumerate(names):
-        result[k] = float(means[i])
-        if bootstrap_samples:
-            result[f"{k}_low"], result[f"{k}_high"] = float(low[i]), float(high[i])
-    return result
-
-
 class RecipeRouge(evaluate.Metric):
     """ROUGE-1/2/L/Lsum F1 of recipe texts: exact means and seeded bootstrap 95% intervals.
 
@@ -300,5 +251,9 @@ class RecipeRouge(evaluate.Metric):
         references: Sequence[str],
         bootstrap_samples: int = 1000,
         seed: int = 0,
-    ) -> dict[str, float]:
-        return aggregate(per_sample_scores(predictions, references), bootstrap_samples, seed)
+        use_aggregator: bool = True,
+    ) -> dict[str, Any]:
+        scores = per_sample_scores(predictions, references)
+        if not use_aggregator:  # as evaluate's own rouge: one score per sample
+            return scores
+        return aggregate(scores, bootstrap_samples, seed)

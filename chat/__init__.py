@@ -1,1 +1,0 @@
-"""chat: the Gradio chat app and its feedback loop back into training."""

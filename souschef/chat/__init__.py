@@ -1,0 +1,1 @@
+"""souschef.chat: the Gradio chat app and its feedback loop back into training."""
