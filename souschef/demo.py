@@ -37,7 +37,7 @@ def _step(title: str) -> None:
 
 
 def answer_questions(generator: Any, max_total_tokens: int) -> None:
-    """Three recipes, printed as Markdown, each checked against the dish asked for."""
+    """Three recipes, printed as Markdown, each title checked against the dish asked for."""
     from evaluation.metrics.on_topic.on_topic import names_dish
     from postprocess import normalize, to_markdown
 
@@ -49,7 +49,8 @@ def answer_questions(generator: Any, max_total_tokens: int) -> None:
             print(f"\n{question!r} -> a reply, not a recipe: {result.reply}")
             continue
         verdict = "" if dish is None else (
-            f"; it is {dish}" if names_dish(result.recipe.title, dish) else f"; NOT {dish}: off topic")
+            f"; titled as asked ({dish}: the title only, not the ingredients, is checked)"
+            if names_dish(result.recipe.title, dish) else f"; NOT titled {dish}: off topic")
         score = "" if result.guard_score is None else f", guard score {result.guard_score:.2f}"
         print(f"\n{question!r} -> {result.recipe.title!r}: {result.tokens} tokens in {result.calls} call(s), "
               f"{seconds:.1f} s{score}{verdict}\n")
