@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,17 +32,21 @@ def prompts(count: int) -> list[str]:
     return [f"How do I make {titles[i % len(titles)]}?" for i in range(count)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def decoding_bench_args(description: str, prompts: int, tokens: int) -> argparse.ArgumentParser:
+    """The flags every decoding bench takes: model, prompts, budget, repeats, threads, --json."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", help="a model or adapter folder (default: the shipped assistant)")
-    parser.add_argument("--prompts", type=int, default=8)
-    parser.add_argument("--batches", type=int, nargs="+", default=[2, 4, 8])
-    parser.add_argument("--max-total-tokens", type=int, default=256)
+    parser.add_argument("--prompts", type=int, default=prompts)
+    parser.add_argument("--max-total-tokens", type=int, default=tokens)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
-    opts = parser.parse_args(argv)
+    return parser
 
+
+def warm_generator(opts: argparse.Namespace) -> tuple[Any, list[str], dict[str, Any]]:
+    """The model (no guard) on ``opts.threads`` threads, its prompts, and the recipe-mode
+    settings, after one short call has built the grammar and its caches."""
     import torch
 
     from generation import RecipeGenerator
@@ -50,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
     questions = prompts(opts.prompts)
     settings = {"mode": "recipe", "max_total_tokens": opts.max_total_tokens}
-    gen.generate(questions[0], max_new_tokens_per_call=8, max_calls=1, **settings)  # grammar, caches
+    gen.generate(questions[0], max_new_tokens_per_call=8, max_calls=1, **settings)
+    return gen, questions, settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = decoding_bench_args(__doc__.split("\n\n")[0], 8, 256)
+    parser.add_argument("--batches", type=int, nargs="+", default=[2, 4, 8])
+    opts = parser.parse_args(argv)
+    gen, questions, settings = warm_generator(opts)
     runs: dict[str, list[float]] = {"1": [], **{str(b): [] for b in opts.batches}}
     same: dict[str, int] = {}
     for repeat in range(opts.repeats):

@@ -19,7 +19,6 @@ the same; the bench counts how many answers are token for token equal in fp32).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.batched_generation import prompts  # noqa: E402
+from bench.batched_generation import decoding_bench_args, warm_generator  # noqa: E402
 
 ARMS = ("off", "stepped", "fused")
 
@@ -40,24 +39,8 @@ def same(a: list, b: list) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="a model or adapter folder (default: the shipped assistant)")
-    parser.add_argument("--prompts", type=int, default=6)
-    parser.add_argument("--max-total-tokens", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", action="store_true")
-    opts = parser.parse_args(argv)
-
-    import torch
-
-    from generation import RecipeGenerator
-
-    torch.set_num_threads(opts.threads)
-    gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
-    questions = prompts(opts.prompts)
-    base = {"mode": "recipe", "max_total_tokens": opts.max_total_tokens}
-    gen.generate(questions[0], max_new_tokens_per_call=8, max_calls=1, **base)  # grammar, caches
+    opts = decoding_bench_args(__doc__.split("\n\n")[0], 6, 512).parse_args(argv)
+    gen, questions, base = warm_generator(opts)
 
     def arm(name: str) -> dict[str, float | list]:
         gen.fuse_forced = name != "stepped"

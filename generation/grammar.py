@@ -71,7 +71,8 @@ class Grammar:
         self.initial_state: int = index.get_initial_state()
         self.max_next_dist = max((int(t.next_dist.max()) for t in tables.values() if len(t.ids)), default=0)
         self._forced: dict[int, tuple[tuple[int, ...], int]] = {}
-        self._vocab = _ByteVocab(tokens or {}, eos_id)
+        self._tokens = tokens or {}
+        self._byte_vocab: _ByteVocab | None = None  # built at the first forced-run query
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -165,6 +166,12 @@ class Grammar:
         if cached is None:
             cached = self._forced[state] = self._canonical(state, self._forced_bytes(state))
         return cached
+
+    @property
+    def _vocab(self) -> _ByteVocab:
+        if self._byte_vocab is None:
+            self._byte_vocab = _ByteVocab(self._tokens, self.eos_id)
+        return self._byte_vocab
 
     def _forced_bytes(self, state: int) -> bytes:
         vocab, run = self._vocab, bytearray()

@@ -138,3 +138,41 @@ def tiny_llama(tmp_path_factory):
     from generation import RecipeGenerator
 
     return path, RecipeGenerator.from_pretrained(path, guard=False)
+
+
+def load_bench(name: str):
+    """A script of ``bench/`` imported as a module, so a test can run its ``main``."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def finish_in_other_processes(model: Path, state_file: Path, tokens: int, *, guard: bool = True,
+                              double: bool = False, processes: int = 20):
+    """Step the generation saved in ``state_file`` by ``tokens`` a call, each call in a new
+    Python process that loads ``model`` afresh, until it finishes; return its final state."""
+    import subprocess
+    import textwrap
+
+    from generation import GenerationState
+
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from generation import GenerationState, RecipeGenerator
+        gen = RecipeGenerator.from_pretrained({str(model)!r}{'' if guard else ', guard=False'})
+        if {double}:
+            gen.model = gen.model.double()
+        p = Path({str(state_file)!r})
+        state = gen.step(GenerationState.from_json(p.read_text()), {tokens})
+        p.write_text(state.to_json())
+        print("finished" if state.finished else "more")
+    """)
+    for _ in range(processes):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        if out.stdout.strip() == "finished":
+            break
+    return GenerationState.from_json(state_file.read_text())

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from generation import RecipeGenerator
-from tests.conftest import N_POSITIONS
+from tests.conftest import N_POSITIONS, load_bench
 
 PROMPTS = [
     "How do I make a quick tomato soup?",
@@ -14,16 +13,6 @@ PROMPTS = [
     "Toast?",
     "Can you give me a recipe for a big Greek moussaka?",
 ]
-
-
-@pytest.fixture(scope="module", params=["tiny", "tiny_llama"])
-def gen64(request):
-    """The fixture's model in float64, where batched and one-row products round alike."""
-    path, _ = request.getfixturevalue(request.param)
-    gen = RecipeGenerator.from_pretrained(path, guard=False)
-    gen.model = gen.model.double()
-    gen._decoders.clear()
-    return gen
 
 
 @pytest.mark.parametrize("settings", [
@@ -69,14 +58,9 @@ def test_a_batch_of_one_is_the_one_row_loop(tiny):
 
 
 def test_the_batched_generation_bench_runs_and_reports_each_batch(tiny, capsys):
-    import importlib.util
     import json
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "bench" / "batched_generation.py"
-    spec = importlib.util.spec_from_file_location("batched_generation", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("batched_generation")
     model, _ = tiny
     assert bench.main(["--model", str(model), "--prompts", "3", "--batches", "2", "--max-total-tokens", "40",
                        "--repeats", "1", "--threads", "1", "--json"]) == 0

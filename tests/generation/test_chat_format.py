@@ -3,13 +3,10 @@ rotary positions past the window, and models trained before formats were recorde
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
-from generation import GenerationState, RecipeGenerator
+from generation import RecipeGenerator
 from recipe_schema import CHAT_TEMPLATE, PLAIN, SYSTEM_PROMPT, end_of_answer_id, format_prompt, prompt_text
-from tests.conftest import N_POSITIONS, build_tokenizer
+from tests.conftest import N_POSITIONS, build_tokenizer, finish_in_other_processes
 
 PROMPT = "How do I make a quick tomato soup?"
 
@@ -73,20 +70,7 @@ def test_a_rotary_model_resumed_in_another_process_past_its_window_equals_one_ru
     assert len(one_run.state.prompt_ids) + one_run.tokens > N_POSITIONS  # the window slid
     state_file = tmp_path / "state.json"
     state_file.write_text(gen.start(PROMPT, **settings).to_json())
-    script = textwrap.dedent(f"""
-        from pathlib import Path
-        from generation import GenerationState, RecipeGenerator
-        gen = RecipeGenerator.from_pretrained({str(path)!r}, guard=False)
-        p = Path({str(state_file)!r})
-        state = gen.step(GenerationState.from_json(p.read_text()), 70)
-        p.write_text(state.to_json())
-        print("finished" if state.finished else "more")
-    """)
-    for _ in range(10):
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-        if out.stdout.strip() == "finished":
-            break
-    state = GenerationState.from_json(state_file.read_text())
+    state = finish_in_other_processes(path, state_file, 70, guard=False, processes=10)
     assert state.finished and state.calls > 2
     assert state.generated_ids == one_run.state.generated_ids
 

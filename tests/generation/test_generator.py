@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -22,7 +19,7 @@ from recipe_schema import (
 )
 from recipe_schema.projection import answer_projection
 from souschef import corpus
-from tests.conftest import N_POSITIONS, build_model, build_tokenizer
+from tests.conftest import N_POSITIONS, build_model, build_tokenizer, finish_in_other_processes
 
 PROMPT = "How do I make a quick tomato soup?"
 
@@ -92,21 +89,7 @@ def test_a_generation_resumed_in_another_process_equals_the_single_run(tiny, tmp
     one_run = gen.generate(PROMPT, **settings)
     state_file = tmp_path / "state.json"
     state_file.write_text(gen.start(PROMPT, **settings).to_json())
-    script = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        from generation import GenerationState, RecipeGenerator, GenerationConfig
-        gen = RecipeGenerator.from_pretrained({str(path)!r})
-        p = Path({str(state_file)!r})
-        state = gen.step(GenerationState.from_json(p.read_text()), 60)
-        p.write_text(state.to_json())
-        print("finished" if state.finished else "more")
-    """)
-    for _ in range(20):
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-        if out.stdout.strip() == "finished":
-            break
-    state = GenerationState.from_json(state_file.read_text())
+    state = finish_in_other_processes(path, state_file, 60, processes=20)
     assert state.finished and state.calls > 2
     assert state.generated_ids == one_run.state.generated_ids
 

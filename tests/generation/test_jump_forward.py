@@ -3,13 +3,12 @@ sampling, and fed in one pass; the tokens are those of taking it one token per s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from generation import GenerationState, RecipeGenerator
+from generation import GenerationState
 from generation.state import _digest
+from tests.conftest import finish_in_other_processes, load_bench
 from tests.generation.test_batch import PROMPTS
 
 SETTINGS = [
@@ -17,16 +16,6 @@ SETTINGS = [
     {"max_total_tokens": 300, "jump_forward": True, "temperature": 0.9, "seed": 4},  # sampled
     {"max_total_tokens": 70, "jump_forward": True, "mode": "recipe"},               # the budget closes it
 ]
-
-
-@pytest.fixture(scope="module", params=["tiny", "tiny_llama"])
-def gen64(request):
-    """The fixture's model in float64, where one pass over a run and one per token round alike."""
-    path, _ = request.getfixturevalue(request.param)
-    gen = RecipeGenerator.from_pretrained(path, guard=False)
-    gen.model = gen.model.double()
-    gen._decoders.clear()
-    return gen
 
 
 def _run(gen, fused: bool, **settings):
@@ -78,15 +67,11 @@ def test_a_call_ending_inside_a_forced_run_resumes_in_another_process_to_the_one
     assert not first.finished
     saved = tmp_path / "state.json"
     saved.write_text(first.state.to_json(), encoding="utf-8")
-    path, _ = tiny if gen64.model.config.model_type == "gpt2" else (None, None)
-    if path is None:
+    if gen64.model.config.model_type != "gpt2":
         pytest.skip("checked once, on the GPT-2 fixture")
-    code = ("import sys; from generation import GenerationState, RecipeGenerator\n"
-            f"g = RecipeGenerator.from_pretrained({str(path)!r}, guard=False); g.model = g.model.double()\n"
-            f"st = GenerationState.from_json(open({str(saved)!r}).read())\n"
-            "print(g.continue_(st, max_new_tokens_per_call=5).state.to_json())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert GenerationState.from_json(out).generated_ids == whole.state.generated_ids
+    path, _ = tiny
+    resumed = finish_in_other_processes(path, saved, 64, guard=False, double=True)
+    assert resumed.generated_ids == whole.state.generated_ids
 
 
 def test_off_by_default_and_a_state_saved_before_it_existed_loads_with_it_off(gen64):
@@ -99,13 +84,7 @@ def test_off_by_default_and_a_state_saved_before_it_existed_loads_with_it_off(ge
 
 
 def test_the_jump_forward_bench_runs_and_counts_forced_tokens(tiny, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "jump_forward.py"
-    spec = importlib.util.spec_from_file_location("jump_forward_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("jump_forward")
     model, _ = tiny
     assert bench.main(["--model", str(model), "--prompts", "2", "--max-total-tokens", "60",
                        "--repeats", "1", "--threads", "1", "--json"]) == 0

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "train_throughput.py"
+from tests.conftest import load_bench
 
 
 def test_train_throughput_reports_tokens_per_second_and_mfu_for_each_setup(capsys):
-    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("train_throughput")
     args = ["--seq-len", "128", "--batch-size", "2", "--steps", "4", "--warmup", "1", "--repeats", "1"]
     args.append("--json")
     assert bench.main(args) == 0
