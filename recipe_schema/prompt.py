@@ -12,9 +12,16 @@ template instead (``prompt_text`` with ``CHAT_TEMPLATE``: a short system turn, t
 user's turn, the assistant's header) and ends its answer with the template's
 end-of-turn token (``end_of_answer_id``). GPT-2-style models without a template keep
 the plain layout.
+
+A recipe file has no question, but a model must learn to answer a *question* with a
+recipe, phrased the many ways people ask: ``questions_for(title)`` makes them, from a
+fixed set of templates chosen by a hash of the title, so the same file always gives the
+same questions, on every machine and every process of a distributed run (training's
+examples and the domain guard's cooking questions alike).
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .recipe import Answer, to_compact_json
@@ -93,3 +100,40 @@ def end_of_answer_id(tokenizer: Any, prompt_format: str) -> int:
     tail = text[text.rfind(_MARK) + len(_MARK):] if _MARK in text else ""
     ids = tokenizer(tail, add_special_tokens=False)["input_ids"] if tail else []
     return int(ids[0]) if ids and ids[0] in set(tokenizer.all_special_ids) else eos
+
+
+# How people ask for a dish by name; {title} is a recipe's title.
+QUESTION_TEMPLATES = (
+    "How do I make {title}?",
+    "Can you give me a recipe for {title}?",
+    "I'd like to cook {title}.",
+    "What's a good recipe for {title}?",
+    "Show me how to make {title}.",
+    "I want to make {title} tonight. How do I do it?",
+    "Recipe for {title}, please.",
+    "How would I prepare {title} at home?",
+)
+
+
+def questions_for(title: str, count: int = 1) -> list[str]:
+    """``count`` distinct questions asking for ``title``, chosen deterministically.
+
+    Parameters
+    ----------
+    title
+        The recipe's title, used as written.
+    count
+        How many questions (at most ``len(QUESTION_TEMPLATES)``).
+
+    >>> questions_for("Shakshuka")
+    ['I want to make Shakshuka tonight. How do I do it?']
+    >>> len(set(questions_for("Shakshuka", 3)))
+    3
+    """
+    if not 1 <= count <= len(QUESTION_TEMPLATES):
+        raise ValueError(f"count must be between 1 and {len(QUESTION_TEMPLATES)}, got {count}")
+    digest = hashlib.sha256(title.strip().lower().encode("utf-8")).digest()
+    first = int.from_bytes(digest[:8], "big") % len(QUESTION_TEMPLATES)
+    # Consecutive templates from a hashed start: distinct, and spread evenly over titles.
+    picks = [QUESTION_TEMPLATES[(first + i) % len(QUESTION_TEMPLATES)] for i in range(count)]
+    return [t.format(title=title.strip()) for t in picks]

@@ -20,9 +20,8 @@ from typing import Any
 from postprocess.formats import file_format
 from postprocess.records import BadRecord, read_file
 from recipe_schema import DataError, UsageError, answer_text, read_bytes
+from recipe_schema.prompt import questions_for
 from recipe_schema.recipe import Answer, Recipe, Reply
-
-from .prompts import questions_for
 
 logger = logging.getLogger("souschef.training")
 
