@@ -1,7 +1,9 @@
 """Issue 6's experiments: what keeps the assistant in its domain, measured with the suite.
 
-    python experiments/domain.py --out runs/experiments            # train, evaluate, summarize
-    python experiments/domain.py --out runs/experiments --json     # the summary as JSON only
+From the repository root:
+
+    python -m experiments.domain --out runs/experiments            # train, evaluate, summarize
+    python -m experiments.domain --out runs/experiments --json     # the summary as JSON only
 
 Trains the tiny preset (same seed and epochs) on three data mixtures, then evaluates
 each model with the evaluation suite with the domain guard on and off:
@@ -25,7 +27,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 KEYS = ("contamination", "contamination_unseen", "false_refusal", "rougeL", "steps_given_ingredients_rougeL")
 
@@ -53,7 +54,8 @@ def mixtures(out: Path) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.domain",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "experiments")
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--only", nargs="+", help="run only these experiments")

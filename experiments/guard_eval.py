@@ -1,10 +1,10 @@
 """The domain guard alone (no language model): leave-one-topic-out and the evaluation sets.
 
 (a) Leave one topic out: for each off-domain topic of ``corpus.EXCHANGES`` and ``GUARD_OFFDOMAIN``,
-    train the guard as the shipped one is trained (``souschef.training.guard.build_guard``) but
+    train the guard as the shipped one is trained (``generation.guard.data.build_guard``) but
     without that topic's prompts, and measure the share of the topic's
     training prompts, and of its ``corpus.EVAL_OFFDOMAIN`` prompts, classified as cooking.
-(b) The shipped guard (``generation/guard.json``) on ``corpus.EVAL_OFFDOMAIN`` per topic,
+(b) The shipped guard (``generation/guard/guard.json``) on ``corpus.EVAL_OFFDOMAIN`` per topic,
     the 6 topics absent from training apart, and on ``corpus.EVAL_INDOMAIN`` (false refusals).
 (c) An independent check of false refusals, where ``../shared/data/public-domain-recipes``
     is present: the 370 titles of those real cookbook recipes, which no guard data was
@@ -12,9 +12,11 @@
 
 Rates come with Wilson 95% intervals. The evaluation sets are only ever scored here.
 
-    .venv/bin/python experiments/guard_eval.py            # Markdown tables
-    .venv/bin/python experiments/guard_eval.py --json     # the same figures as JSON
-    .venv/bin/python experiments/guard_eval.py --data mine.jsonl   # the guard a run on your data gets
+From the repository root:
+
+    .venv/bin/python -m experiments.guard_eval            # Markdown tables
+    .venv/bin/python -m experiments.guard_eval --json     # the same figures as JSON
+    .venv/bin/python -m experiments.guard_eval --data mine.jsonl   # the guard a run on your data gets
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from typing import Any
 
 from evaluation.intervals import wilson_interval
 from generation.guard import DomainGuard
+from generation.guard.data import build_guard, shipped_guard_data, shipped_topics
 from souschef import corpus
-from souschef.training.guard import build_guard, shipped_guard_data, shipped_topics
 
 UNSEEN = ("automotive", "pets", "film", "philosophy", "home-repair", "gaming")
 
@@ -157,7 +159,8 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.guard_eval",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--data", nargs="+", metavar="PATH",
                         help="measure the guard that `souschef train --data PATH...` would build "
@@ -166,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.data:
+        from generation.guard.data import guard_for_examples
         from souschef.training.data import load_examples
-        from souschef.training.guard import guard_for_examples
 
         guard = guard_for_examples(load_examples(args.data).examples)
     else:

@@ -20,13 +20,18 @@ The evaluation prompt sets are not read. Settings are ranked by the threshold ru
 own cost, contamination/0.02 + false refusals/0.05, false refusals pooled over written
 prompts and title questions.
 
-    .venv/bin/python experiments/guard_select.py          # a Markdown table, best first (~40 min on 2 cores)
-    .venv/bin/python experiments/guard_select.py everyday # one group of candidates (unknown, threshold,
-                                                          # food, everyday, pairs, classifier, known,
-                                                          # embedding)
-    JOBS=1 .venv/bin/python experiments/guard_select.py   # one candidate at a time (default: one per core)
-    .venv/bin/python experiments/guard_select.py known --data mine.jsonl   # as a run on a user's
+From the repository root:
+
+    .venv/bin/python -m experiments.guard_select          # a Markdown table, best first (~40 min on 2 cores)
+    .venv/bin/python -m experiments.guard_select everyday # one group of candidates (unknown, threshold,
+                                                          # food, everyday, classifier, embedding)
+    JOBS=1 .venv/bin/python -m experiments.guard_select   # one candidate at a time (default: one per core)
+    .venv/bin/python -m experiments.guard_select unknown --data mine.jsonl   # as a run on a user's
                                                           # recipes trains it: theirs join the shipped ones
+
+The unknown-pair share and known-in-two-texts candidates of session 7 were measured here and
+never paid (docs/EXPERIMENTS.md); the options are gone from ``DomainGuard.fit``, and so are
+their candidate groups.
 
 A user's recipes (``--data``) are folded by title like the shipped ones: a fold's recipes
 give no word and no question to the training folds, and their titles are asked for too.
@@ -39,16 +44,12 @@ import hashlib
 import os
 import statistics
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from experiments.guard_eval import TITLE_QUESTIONS  # noqa: E402
-from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings  # noqa: E402
-from recipe_schema import SouschefError  # noqa: E402
-from souschef.training.guard import build_guard, food_words, recipe_text, shipped_guard_data, shipped_topics  # noqa: E402
+from experiments.guard_eval import TITLE_QUESTIONS
+from generation.guard import TARGET_CONTAMINATION, TARGET_FALSE_REFUSAL, AnalyzerSettings
+from generation.guard.data import build_guard, food_words, recipe_text, shipped_guard_data, shipped_topics
+from recipe_schema import SouschefError
 
 FOLDS = 5
 REPEATS = 4
@@ -56,7 +57,7 @@ _SETTINGS = AnalyzerSettings((1, 2), (3, 5))
 # session 5's guard: the best of the groups before "everyday"
 _SESSION5 = {"C": 10.0, "settings": _SETTINGS, "generated_weight": 1.0, "unknown_scale": 0.25,
             "lexicon": True, "threshold_folds": 10, "food_scale": 0.25}
-# session 6's guard: the best of the groups before "pairs"
+# session 6's guard: the best of the groups before "classifier"
 _SESSION6 = {**_SESSION5, "everyday_scale": 0.25, "everyday_margin": 0.5}
 GROUPS: dict[str, list[dict[str, Any]]] = {"unknown": [
     {"C": 10.0, "settings": _SETTINGS, "generated_weight": weight, "unknown_scale": scale,
@@ -74,16 +75,11 @@ GROUPS: dict[str, list[dict[str, Any]]] = {"unknown": [
 ], "everyday": [  # the everyday-word share (session 6), on the best of the above (scale 0: that guard)
     {**_SESSION5, "everyday_scale": scale, "everyday_margin": margin}
     for scale in (0.0, 0.1, 0.25, 0.5, 1.0) for margin in (0.5, 1.0) if scale or margin == 1.0
-], "pairs": [  # the unknown-pair share (session 7), on the best of the above (session 6's guard: 2.74)
-    {**_SESSION6, "unknown_pair_scale": scale} for scale in (0.1, 0.25, 0.5, 1.0)
 ], "classifier": [  # regularization and n-gram ranges (session 7), last chosen before any dense feature
     *({**_SESSION6, "C": C} for C in (3.0, 30.0, 100.0)),
     *({**_SESSION6, "settings": AnalyzerSettings(word, _SETTINGS.char_ngrams)} for word in ((1, 1), (1, 3))),
     *({**_SESSION6, "settings": AnalyzerSettings(_SETTINGS.word_ngrams, char)}
       for char in ((2, 5), (3, 6), (0, 0))),
-], "known": [  # a word is known in at least this many cooking texts (session 7)
-    {**_SESSION6, "known_min_texts": least, "unknown_scale": scale}
-    for least in (1, 2, 3) for scale in (0.25, 0.5) if least > 1 or scale == 0.25  # 1, 0.25: session 6's
 ], "embedding": [  # the prompt's sentence embedding (session 8), on session 6's guard
     {**_SESSION6, "embedding_scale": scale} for scale in (0.1, 0.2, 0.3, 0.5, 1.0)
 ]}
@@ -105,8 +101,7 @@ def repeated(**candidate: Any) -> dict[str, Any]:
 def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float = 1.0,
                    unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
                    food_scale: float = 0.0, everyday_scale: float = 0.0, everyday_margin: float = 1.0,
-                   unknown_pair_scale: float = 0.0, known_min_texts: int = 1, embedding_scale: float = 0.0,
-                   data: str | None = None,
+                   embedding_scale: float = 0.0, data: str | None = None,
                    repeat: int = 0) -> dict[str, Any]:
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
@@ -127,8 +122,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                             shipped=False, C=C, settings=settings, generated_weight=generated_weight,
                             unknown_scale=unknown_scale, threshold_folds=threshold_folds,
                             food_scale=food_scale, everyday_scale=everyday_scale,
-                            everyday_margin=everyday_margin, unknown_pair_scale=unknown_pair_scale,
-                            known_min_texts=known_min_texts, embedding_scale=embedding_scale,
+                            everyday_margin=everyday_margin, embedding_scale=embedding_scale,
                             cooking_texts=[*(food_words() if lexicon else ()),
                                            *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
@@ -146,8 +140,7 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
     return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
             "threshold_folds": threshold_folds, "food_scale": food_scale,
             "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
-            "unknown_pair_scale": unknown_pair_scale,
-            "known_min_texts": known_min_texts, "embedding_scale": embedding_scale,
+            "embedding_scale": embedding_scale,
             "word": settings.word_ngrams, "char": settings.char_ngrams,
             "contamination": contamination, "false_refusal": false_refusal,
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
@@ -175,7 +168,8 @@ def _repeated(candidate: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
-    parser = argparse.ArgumentParser(prog="guard_select.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.guard_select",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", help=f"candidate groups (default: all): {', '.join(GROUPS)}")
     parser.add_argument("--data", help="a user's training file: its recipes join the shipped ones")
     args = parser.parse_args(argv)
@@ -194,15 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(jobs) as pool:  # candidates are independent; each is deterministic
         results = sorted(pool.map(_repeated, candidates), key=lambda r: r["cost"])
     print("| unknown-word scale | food lexicon | generated weight | threshold folds | food-word scale "
-          "| everyday-word scale (margin) | unknown-pair scale | known in texts | embedding scale | C "
+          "| everyday-word scale (margin) | embedding scale | C "
           "| word n-grams | char n-grams | contamination (unseen topics) | false refusals: written "
           "| : title questions | cost (sd over splits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         everyday = f"{r['everyday_scale']:g} ({r['everyday_margin']:g})" if r["everyday_scale"] else "0"
         print(f"| {r['unknown_scale']:g} | {'yes' if r['lexicon'] else 'no'} | {r['generated_weight']:g} | "
               f"{r['threshold_folds'] or 'split'} | {r['food_scale']:g} | {everyday} | "
-              f"{r['unknown_pair_scale']:g} | {r['known_min_texts']} | {r['embedding_scale']:g} | "
+              f"{r['embedding_scale']:g} | "
               f"{r['C']:g} | "
               f"{r['word']} | "
               f"{r['char']} | "

@@ -8,7 +8,9 @@ key decides (``{"reply"`` or a recipe's). Counts per prompt set:
 - ``titles``: the 370 titles of ``../shared/data/public-domain-recipes`` asked four ways,
   as ``experiments/guard_eval.py`` asks them (skipped where that data is absent).
 
-    .venv/bin/python experiments/model_choice.py --model runs/mine
+From the repository root:
+
+    .venv/bin/python -m experiments.model_choice --model runs/mine
 """
 from __future__ import annotations
 
@@ -16,10 +18,6 @@ import argparse
 import json
 import sys
 from collections import Counter
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def prompt_sets() -> dict[str, list[str]]:
@@ -41,7 +39,8 @@ def choice(gen, prompt: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.model_choice",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a model directory (souschef train --out)")
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
     args = parser.parse_args(argv)

@@ -94,7 +94,7 @@ def train(config: TrainConfig, callbacks: list[Any] | None = None) -> TrainResul
         ``lora=True`` without peft installed, or the train extra (scikit-learn, wordfreq:
         the guard's) missing.
     """
-    from .guard import require_guard_libraries
+    from generation.guard.data import require_guard_libraries
 
     require_guard_libraries()
     if config.lora:
@@ -260,7 +260,7 @@ def _train_and_save(
     resolved = {**config.to_dict(), "lr": config.resolved_lr(), "steps": total_steps}
     trainer.accelerator.wait_for_everyone()
     if state.is_main_process:
-        from .guard import guard_for_examples, guard_summary
+        from generation.guard.data import guard_for_examples, guard_summary
 
         logger.info("training the domain guard on the shipped guard data and this run's prompts and recipes")
         started = time.perf_counter()

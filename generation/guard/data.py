@@ -1,6 +1,6 @@
 """The domain guard's training data, and the guard itself.
 
-The guard (``generation.guard.DomainGuard``) learns "is this prompt about cooking?"
+The guard (``DomainGuard``) learns "is this prompt about cooking?"
 from the prompts of chat exchanges (an answer that is a recipe: cooking; a reply:
 not), from the guard's own prompt lists (``corpus.GUARD_COOKING``, ``corpus.GUARD_OFFDOMAIN``:
 dishes of many cuisines, kitchen problems, and 42 other topics) and from cooking questions
@@ -9,24 +9,25 @@ questions built from a recipe's ingredients ("I have chickpeas and spinach, what
 I cook?"), so that it knows the many ways people ask for food. The evaluation prompt
 sets (``corpus.EVAL_OFFDOMAIN``, ``corpus.EVAL_INDOMAIN``) are never used.
 
+The data is the shipped corpus (``souschef.corpus``: package data and where it is, nothing
+more), the one package outside ``generation`` and ``recipe_schema`` that this module reads.
+Training a model (``souschef.training``) builds its guard here (``guard_for_examples``).
 Rebuild the shipped default guard (deterministic: same data, same file)::
 
-    python -m souschef.training.guard --out generation/guard.json
+    python -m generation.guard --out generation/guard/guard.json
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from generation.guard import GUARD_FILE, DomainGuard
+from recipe_schema.prompt import questions_for
 
-from .prompts import questions_for
+from .classifier import GUARD_FILE, DomainGuard
 
 TRAIN_EXTRA = "pip install 'souschef[train]'"  # scikit-learn and wordfreq: pyproject's train extra
 
@@ -189,7 +190,7 @@ def guard_examples(
         exchanges, labelled by their answer (a recipe: cooking).
     recipe_titles
         Titles of recipes beyond the shipped ones; each gives ``QUESTIONS_PER_TITLE``
-        questions (``souschef.training.prompts.questions_for``).
+        questions (``recipe_schema.prompt.questions_for``).
     recipes
         Recipes (dicts in the schema's shape) beyond the shipped ones, for questions from
         their ingredients (``ingredient_questions``) and description, cuisine and tags
@@ -375,27 +376,3 @@ def shipped_topics() -> dict[str, str]:
     from souschef import corpus
     return {row["prompt"].strip(): row["topic"] for name in (corpus.EXCHANGES, corpus.GUARD_OFFDOMAIN)
             for row in corpus.rows(name) if row.get("topic")}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m souschef.training.guard",
-        description="Train the domain guard on the shipped corpus and write it as JSON.",
-        epilog="example: python -m souschef.training.guard --out generation/guard.json",
-    )
-    parser.add_argument("--out", required=True, help="where to write the guard (JSON)")
-    args = parser.parse_args(argv)
-    guard = build_guard()
-    guard.save(args.out)
-    validation = guard_summary(guard)["validation"]
-    print(
-        f"wrote {args.out}: {len(guard.features)} features, threshold {guard.threshold:.3f}; held out "
-        f"{validation['cooking']} cooking / {validation['other']} other prompts: false refusals "
-        f"{validation['false_refusal']:.3f}, contamination {validation['contamination']:.3f}",
-        file=sys.stderr,
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
