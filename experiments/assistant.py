@@ -2,6 +2,8 @@
 
     python experiments/assistant.py split        # runs/assistant/data/{train,dev}.jsonl
     python experiments/assistant.py package RUN  # a souschef train --lora run -> generation/assistant
+    python -m experiments.assistant guard        # refit generation/assistant/guard.json on the
+                                                 # shipped assistant, as souschef train now fits it
 
 The shipped adapter trains on the shipped corpus plus the public-domain training
 recipes of ``../shared/data/public-domain-recipes/train.jsonl`` (318, Unlicense), less a
@@ -17,6 +19,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,13 +112,38 @@ def package(run: Path, decoding: dict[str, float | int], card: str) -> Path:
     return ASSISTANT
 
 
+TRAINED_ON = ("souschef/corpus/recipes.jsonl", "souschef/corpus/exchanges.jsonl",
+              "runs/assistant/data/train.jsonl")
+
+
+def refit_guard(data: Sequence[str] = TRAINED_ON) -> Path:
+    """Fit the shipped assistant's guard again, reading the assistant (``souschef train``'s way since
+    the guard reads the model): the shipped guard data plus the run's training files."""
+    from generation import RecipeGenerator
+    from generation.guard.data import guard_for_examples
+    from generation.guard.view import ViewReader
+    from souschef.training.data import load_examples
+
+    generator = RecipeGenerator.from_pretrained(guard=False)
+    examples = load_examples([str(ROOT / f) for f in data]).examples
+    guard = guard_for_examples(examples, ViewReader(generator.model, generator.prompt_ids))
+    guard.save(ASSISTANT / "guard.json")
+    return ASSISTANT / "guard.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["split", "package"])
+    parser.add_argument("command", choices=["split", "package", "guard"])
     parser.add_argument("run", nargs="?", type=Path, help="package: the adapter run to ship")
     parser.add_argument("--source", type=Path, default=SHARED / "train.jsonl")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "assistant" / "data")
     args = parser.parse_args(argv)
+    if args.command == "guard":
+        if not (ROOT / TRAINED_ON[-1]).is_file():
+            print(f"no {TRAINED_ON[-1]}: run `split` first", file=sys.stderr)
+            return 2
+        print(refit_guard())
+        return 0
     if args.command == "package":
         if args.run is None:
             parser.error("package needs the run folder")

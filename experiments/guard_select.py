@@ -102,7 +102,9 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                    unknown_scale: float = 0.0, lexicon: bool = False, threshold_folds: int = 0,
                    food_scale: float = 0.0, everyday_scale: float = 0.0, everyday_margin: float = 1.0,
                    embedding_scale: float = 0.0, data: str | None = None,
-                   repeat: int = 0) -> dict[str, Any]:
+                   repeat: int = 0, reader: Any = None) -> dict[str, Any]:
+    """One split's figures for a candidate; ``reader``: a ``generation.guard.view.ViewReader`` (or
+    anything with its ``views``, ``layer`` and ``prefix``): the guards read that model too."""
     topic_of = shipped_topics()
     written, recipes = shipped_guard_data()
     recipes = (*recipes, *user_recipes(data)) if data else recipes
@@ -123,11 +125,11 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
                             unknown_scale=unknown_scale, threshold_folds=threshold_folds,
                             food_scale=food_scale, everyday_scale=everyday_scale,
                             everyday_margin=everyday_margin, embedding_scale=embedding_scale,
-                            cooking_texts=[*(food_words() if lexicon else ()),
+                            reader=reader, cooking_texts=[*(food_words() if lexicon else ()),
                                            *(recipe_text(r) for r in train_recipes)])
         for prompt, y in written:
             if fold(prompt, y) == k:
-                ok = guard.is_cooking(prompt)
+                ok = guard.is_cooking(prompt, _view(reader, guard, prompt))
                 cooking += y
                 other += not y
                 refused += y and not ok
@@ -135,7 +137,8 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
         for title in test_titles:
             for template in TITLE_QUESTIONS:
                 titles += 1
-                titles_refused += not guard.is_cooking(template.format(title))
+                question = template.format(title)
+                titles_refused += not guard.is_cooking(question, _view(reader, guard, question))
     contamination, false_refusal = leaked / other, (refused + titles_refused) / (cooking + titles)
     return {"generated_weight": generated_weight, "C": C, "unknown_scale": unknown_scale, "lexicon": lexicon,
             "threshold_folds": threshold_folds, "food_scale": food_scale,
@@ -146,6 +149,11 @@ def cross_validate(C: float, settings: AnalyzerSettings, generated_weight: float
             "false_refusal_written": refused / cooking, "false_refusal_titles": titles_refused / titles,
             "cost": contamination / TARGET_CONTAMINATION + false_refusal / TARGET_FALSE_REFUSAL,
             "n_other": other, "n_cooking": cooking, "n_titles": titles}
+
+
+def _view(reader: Any, guard: Any, prompt: str) -> Any:
+    """The model's view of ``prompt`` for a guard that reads it (``None`` for one that does not)."""
+    return reader.views([prompt])[prompt] if guard.reads_model else None
 
 
 @functools.cache

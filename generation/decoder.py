@@ -79,6 +79,8 @@ class Decoder:
         self._allowed_cache: dict[int, torch.Tensor] = {}
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        # prompt passes made before decoding (by a guard reading the model): taken, not made again
+        self.prompt_passes: dict[tuple[int, ...], tuple[torch.Tensor, Any]] = {}
 
     # ------------------------------------------------------------------ model
     @torch.no_grad()
@@ -89,8 +91,11 @@ class Decoder:
         return out.logits[0, -1], getattr(out, "cache", None) or out.past_key_values
 
     def prefill(self, ids: list[int]) -> tuple[torch.Tensor, Any]:
-        """The next-token logits after ``ids`` read from scratch, and their KV cache (one row)."""
-        return self._forward(ids, None)
+        """The next-token logits after ``ids`` read from scratch, and their KV cache (one row).
+
+        A pass over the same ids already made (``prompt_passes``) is taken instead, once."""
+        made = self.prompt_passes.pop(tuple(ids), None)
+        return made if made is not None else self._forward(ids, None)
 
     @torch.no_grad()
     def forward_batch(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
@@ -224,7 +229,7 @@ class Decoder:
             if logits is None or start != cache_start:
                 t1 = time.perf_counter()
                 context_ids = st.prompt_ids + st.generated_ids[start:]
-                logits, cache = self._forward(context_ids, None)
+                logits, cache = self.prefill(context_ids)
                 cache_start = start
                 self.timings.prefill_s += time.perf_counter() - t1
                 self.timings.prefills += 1

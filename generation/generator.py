@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,9 +47,13 @@ from .loading import context_length, model_identity, stop_ids
 from .state import GenerationState, Settings
 from .text_stream import TextStream
 from .vocabulary import token_bytes
+from .window import Window
 
 DEFAULT_CALL_TOKENS = 256
 DEFAULT_BATCH = 8  # rows per forward pass (bench/generation_overhead.py measures what it buys)
+# Prompt passes kept for decoding (a guard that reads the model makes them before a prompt is
+# decoded); a batch's prompts are all started first. An older one is read again when decoded.
+PROMPT_PASSES_KEPT = 64
 
 
 @dataclass
@@ -136,6 +141,17 @@ class RecipeGenerator:
         self.n_positions = context_length(model)
         self.model_id = model_id or model_identity(model, tokenizer)
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
+        if self.guard is not None and self.guard.reads_model:
+            from .guard.view import check_model, shared_prefix
+
+            check_model(model, self.guard.view_layer, self.guard.view_weights.size)
+            prefix = shared_prefix(self.prompt_ids)
+            if prefix != self.guard.view_prefix:
+                raise ModelLoadError(f"the guard was fitted for another prompt format (its shared prefix is "
+                                     f"{self.guard.view_prefix} tokens, this model's {prefix}): use the "
+                                     "guard fitted for this model")
+        # prompt passes the guard made, by prompt ids: the logits and KV cache decoding starts from
+        self._prompt_passes: OrderedDict[tuple[int, ...], tuple[Any, Any]] = OrderedDict()
         self._grammars: dict[str, Grammar] = {}
         self._decoders: dict[str, Decoder] = {}
         self._can_batch: bool | None = None
@@ -186,8 +202,11 @@ class RecipeGenerator:
         _check_prompt(prompt)
         settings = {**self.defaults, **settings}
         guard_score = None
+        ids = self.prompt_ids(prompt)
         if self.guard is not None and settings.get("mode", "any") == "any":
-            guard_score = self.guard.score(prompt)
+            if self.guard.reads_model:  # the prompt must fit before the model reads it
+                Window(len(ids), self.n_positions, 1)
+            guard_score = self.guard.score(prompt, self._view(ids) if self.guard.reads_model else None)
             settings = {**settings, "mode": self.guard.mode_for(guard_score)}
         config = Settings(**settings)
         grammar = self.grammar(config.mode)
@@ -196,9 +215,21 @@ class RecipeGenerator:
                 f"max_total_tokens={config.max_total_tokens} is too small: the shortest "
                 f"complete answer needs {grammar.distance(grammar.initial_state)} tokens"
             )
-        return GenerationState(prompt=prompt, prompt_ids=self.prompt_ids(prompt), generated_ids=[],
+        return GenerationState(prompt=prompt, prompt_ids=ids, generated_ids=[],
                                grammar_state=grammar.initial_state, settings=config,
                                grammar=grammar.fingerprint, model=self.model_id, guard_score=guard_score)
+
+    def _view(self, ids: list[int]) -> Any:
+        """The model's view of a prompt for the guard, from the prompt pass generation needs anyway:
+        its logits and KV cache are kept (the last ``PROMPT_PASSES_KEPT``) for the decoder's first step."""
+        from .guard.view import prompt_pass
+
+        assert self.guard is not None
+        view, logits, cache = prompt_pass(self.model, ids, self.guard.view_layer, self.guard.view_prefix)
+        self._prompt_passes[tuple(ids)] = (logits, cache)
+        while len(self._prompt_passes) > PROMPT_PASSES_KEPT:
+            self._prompt_passes.popitem(last=False)
+        return view
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """The token ids the model reads before its answer to ``prompt``, in its prompt format.
@@ -372,6 +403,7 @@ class RecipeGenerator:
                                                                     self.keep, self.stop_ids)
         decoder.timings = Timings()
         decoder.fuse_forced = self.fuse_forced
+        decoder.prompt_passes = self._prompt_passes
         return decoder
 
     def decode(self, ids: list[int]) -> str:

@@ -8,8 +8,13 @@ One concept a module, each importing only those listed above it (``DomainGuard.f
   ``GUARD_FILE``); the shipped guard is the package data ``guard.json``.
 - ``word_shares`` and ``fitting``: training one with scikit-learn (``fit_sklearn``,
   ``choose_threshold``, ``TARGET_CONTAMINATION``, ``TARGET_FALSE_REFUSAL``).
+- ``view``: the loaded model's own view of a prompt (a block's hidden states, from the
+  prompt pass generation makes anyway), for a guard that reads its model
+  (``DomainGuard.reads_model``: what ``souschef train`` fits for a model tuned from a
+  pretrained base, the shipped assistant's included). Needs torch; imported only by such a guard.
 - ``data``: what the shipped guard and a training run's guard are trained on (the shipped
-  corpus, ``souschef.corpus``), and the constants chosen by ``experiments/guard_select.py``.
+  corpus, ``souschef.corpus``), and the constants chosen by ``experiments/guard_select.py``
+  and ``experiments/guard_model.py``.
 - ``__main__``: ``python -m generation.guard --out generation/guard/guard.json`` rebuilds the
   shipped guard.
 

@@ -22,6 +22,13 @@ not: the guard is a JSON file (features, idf, weights, intercept, threshold, ana
 settings, the embedding's weights) scored here with numpy through ``features.analyze``,
 the same function scikit-learn was given at fit time, so both compute the same probability.
 
+A guard fitted for a model tuned from a pretrained base reads that model too
+(``reads_model``): TF-IDF and the model's view of the prompt (``view``: the mean of one
+block's hidden states over the prompt's own tokens, taken from the prompt pass generation
+makes anyway), with no word shares and no embedding: where the model's judgment does the
+work, they stopped paying (``experiments/guard_model.py``). Such a guard scores a prompt
+with its view: ``score(prompt, view)``; ``RecipeGenerator`` passes it.
+
 >>> guard = DomainGuard.default()
 >>> guard.route("How do I make shakshuka?"), guard.route("How can I implement a binary search in Python?")
 ('recipe', 'reply')
@@ -48,9 +55,9 @@ if TYPE_CHECKING:
     from generation.embedding import Embedder
 
 FORMAT = "souschef-domain-guard"
-FORMAT_VERSION = 6  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one,
-# 5 the unknown-pair one (since removed: a file that uses it is refused), 6 the sentence embedding;
-# older files still load
+FORMAT_VERSION = 7  # 2 added the unknown-word feature, 3 the food-word one, 4 the everyday-word one,
+# 5 the unknown-pair one (since removed: a file that uses it is refused), 6 the sentence embedding,
+# 7 the model's view; older files still load
 GUARD_FILE = "guard.json"  # the name in a model directory, and the shipped default's name
 
 
@@ -104,6 +111,13 @@ class DomainGuard:
         The name of a sentence-embedding model (``generation.embedding.embedder``) and the
         coefficients of the prompt's embedding ("": no such feature; scoring then needs no
         embedding model).
+    view_layer, view_prefix, view_weights
+        The model's view of the prompt (``generation.guard.view``): which block's output is
+        read (from 1; 0: no such feature, and the guard needs no model), how many tokens of
+        the prompt format's shared prefix are left out of its mean, and the coefficients
+        of that mean (its offset folded into ``intercept``). Such a guard belongs to the
+        model it was fitted for; scoring needs the view (``score(prompt, view)``), which
+        ``RecipeGenerator`` takes from the prompt pass it makes anyway.
     """
 
     features: list[str]
@@ -121,6 +135,9 @@ class DomainGuard:
     everyday_weight: float = 0.0
     embedding_model: str = ""
     embedding_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    view_layer: int = 0
+    view_prefix: int = 0
+    view_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         self.idf = np.asarray(self.idf, dtype=np.float64)
@@ -148,11 +165,27 @@ class DomainGuard:
             if self.embedding_model not in EMBEDDERS:
                 raise ModelLoadError(f"guard: unknown embedding model {self.embedding_model!r} "
                                      f"(known: {', '.join(EMBEDDERS)})")
+        self.view_weights = np.asarray(self.view_weights, dtype=np.float64)
+        if (self.view_weights.ndim != 1 or not np.isfinite(self.view_weights).all()
+                or bool(self.view_layer) != bool(self.view_weights.size)
+                or not (isinstance(self.view_layer, int) and self.view_layer >= 0)
+                or not (isinstance(self.view_prefix, int) and self.view_prefix >= 0)):
+            raise ModelLoadError("guard: the model's view needs a layer >= 1, a prefix >= 0 and finite "
+                                 "weights, or none of them")
         self._embedding: Embedder | None = None  # loaded at the first prompt scored
 
+    @property
+    def reads_model(self) -> bool:
+        """Whether scoring needs the model's view of the prompt (``generation.guard.view``)."""
+        return bool(self.view_layer)
+
     # ---------------------------------------------------------------- scoring
-    def score(self, prompt: str) -> float:
-        """The probability that ``prompt`` is about cooking, in [0, 1]."""
+    def score(self, prompt: str, view: np.ndarray | None = None) -> float:
+        """The probability that ``prompt`` is about cooking, in [0, 1].
+
+        ``view``: the model's view of the prompt (``view.prompt_pass``), needed by a guard
+        that ``reads_model`` and ignored by one that does not.
+        """
         z, tokens = self.intercept, tokenize(prompt)  # normalized once for both kinds of feature
         if self.unknown_weight or self.food_weight or self.everyday_weight:
             words = content_words(tokens)
@@ -167,6 +200,14 @@ class DomainGuard:
             z += float(x @ self.weights[index]) / float(np.sqrt(x @ x))
         if self.embedding_model:
             z += float(self._embedder().embed([prompt])[0] @ self.embedding_weights)
+        if self.view_layer:
+            if view is None:
+                raise UsageError("this guard reads the model's view of the prompt: score it through "
+                                 "RecipeGenerator, or pass view= (generation.guard.view.prompt_pass)")
+            if np.shape(view) != self.view_weights.shape:
+                raise UsageError(f"the view has shape {np.shape(view)}, the guard reads "
+                                 f"{self.view_weights.size} numbers")
+            z += float(np.asarray(view, dtype=np.float64) @ self.view_weights)
         return _sigmoid(z)
 
     def _embedder(self) -> Embedder:
@@ -181,21 +222,23 @@ class DomainGuard:
             self._embedding = model
         return self._embedding
 
-    def scores(self, prompts: Sequence[str]) -> list[float]:
-        """``score`` of each prompt, in order."""
-        return [self.score(p) for p in prompts]
+    def scores(self, prompts: Sequence[str], views: Sequence[np.ndarray] | None = None) -> list[float]:
+        """``score`` of each prompt, in order (``views``: each one's view, for a guard reading the model)."""
+        if views is None:
+            return [self.score(p) for p in prompts]
+        return [self.score(p, v) for p, v in zip(prompts, views, strict=True)]
 
-    def is_cooking(self, prompt: str) -> bool:
+    def is_cooking(self, prompt: str, view: np.ndarray | None = None) -> bool:
         """Whether ``prompt`` is about cooking (its score reaches the threshold)."""
-        return self.score(prompt) >= self.threshold
+        return self.score(prompt, view) >= self.threshold
 
     def mode_for(self, score: float) -> str:
         """The generation mode for a score: ``"recipe"`` or ``"reply"``."""
         return "recipe" if score >= self.threshold else "reply"
 
-    def route(self, prompt: str) -> str:
+    def route(self, prompt: str, view: np.ndarray | None = None) -> str:
         """The generation mode for ``prompt``: ``"recipe"`` (cooking) or ``"reply"``."""
-        return self.mode_for(self.score(prompt))
+        return self.mode_for(self.score(prompt, view))
 
     # ---------------------------------------------------------------- training (scikit-learn)
     @classmethod
@@ -226,7 +269,8 @@ class DomainGuard:
     def to_dict(self) -> dict[str, Any]:
         data = {
             "format": FORMAT,
-            "version": FORMAT_VERSION,
+            # the oldest version that holds it: a guard without the view stays readable by releases before it
+            "version": FORMAT_VERSION if self.view_layer else 6,
             "analyzer": {k: list(v) for k, v in asdict(self.settings).items()},
             "tf": "sublinear",
             "norm": "l2",
@@ -243,6 +287,9 @@ class DomainGuard:
                                      feature.listed: sorted(getattr(self, feature.words))}
         if self.embedding_model:
             data["embedding"] = {"model": self.embedding_model, "weights": self.embedding_weights.tolist()}
+        if self.view_layer:
+            data["model_view"] = {"layer": self.view_layer, "prefix": self.view_prefix,
+                                  "weights": self.view_weights.tolist()}
         return data
 
     def save(self, path: str | Path) -> None:
@@ -308,6 +355,13 @@ class DomainGuard:
                 raise ValueError("embedding must name its model and list its weights")
             dense["embedding_model"] = embedding["model"]
             dense["embedding_weights"] = np.asarray(embedding["weights"], dtype=np.float64)
+            view = data.get("model_view", {"layer": 0, "prefix": 0, "weights": []})
+            numbers = [view[k] for k in ("layer", "prefix")]
+            if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers) or not isinstance(
+                    view["weights"], list):
+                raise ValueError("model_view must give its layer and prefix as integers and list its weights")
+            dense["view_layer"], dense["view_prefix"] = view["layer"], view["prefix"]
+            dense["view_weights"] = np.asarray(view["weights"], dtype=np.float64)
         except ModelLoadError:
             raise
         except (AttributeError, KeyError, TypeError, ValueError, UsageError) as e:

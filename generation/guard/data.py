@@ -23,11 +23,15 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipe_schema.prompt import questions_for
 
 from .classifier import GUARD_FILE, DomainGuard
+from .features import split_key
+
+if TYPE_CHECKING:
+    from .view import ViewReader
 
 TRAIN_EXTRA = "pip install 'souschef[train]'"  # scikit-learn and wordfreq: pyproject's train extra
 
@@ -67,6 +71,15 @@ EVERYDAY_MARGIN = 0.5
 # training prompt has ("earrings", "pulpo"). 0.2, 0.3 and 0.5 tied (cost 2.39 against
 # 2.74 without); the middle one. 0: off. Chosen by experiments/guard_select.py.
 EMBEDDING_SCALE = 0.3
+# The scale of the model's view of a prompt (``DomainGuard.fit``'s ``view_scale``;
+# ``generation.guard.view``): the hidden state of the model being guarded, for a model
+# fine-tuned from a pretrained base. With it, the word shares and the WordLlama embedding
+# stopped paying (TF-IDF + view matched or beat TF-IDF + all of them + view), so a guard
+# that reads the model has only TF-IDF beside it. Chosen by experiments/guard_model.py.
+VIEW_SCALE = 0.3
+# A guard that reads its model reads at most this many training prompts (about 20 ms each
+# on 2 cores): every written prompt, then generated questions in ``split_key`` order.
+MAX_VIEWED_PROMPTS = 2400
 INGREDIENT_QUESTIONS_PER_RECIPE = 1  # and one by description, one by cuisine and tag
 
 # How people ask what to cook with what they have. {items} is "X and Y" or "X, Y and Z".
@@ -234,6 +247,7 @@ def build_guard(
     recipe_titles: Iterable[str] = (),
     recipes: Iterable[dict[str, Any]] = (),
     shipped: bool = True,
+    reader: ViewReader | None = None,
     **fit_options: Any,
 ) -> DomainGuard:
     """Train a guard on ``guard_examples(...)`` (see there); ``fit_options`` go to ``DomainGuard.fit``.
@@ -244,11 +258,23 @@ def build_guard(
     grouped by topic (``shipped_topics``). The food lexicon (``food_words``) and the
     recipes (shipped and ``recipes``) are the cooking texts of the unknown-word feature;
     the lexicon alone gives the food-word feature its words.
+
+    With a ``reader`` (``generation.guard.view.ViewReader``), the guard reads that model:
+    TF-IDF and the model's view (``VIEW_SCALE``) of at most ``MAX_VIEWED_PROMPTS`` prompts,
+    no word shares and no embedding.
     """
     extra = [(p, bool(y)) for p, y in extra_exchange_prompts]
     recipes = list(recipes)
     examples = guard_examples(extra, recipe_titles, recipes, shipped)
     written = {p.strip() for p, _ in [*(shipped_guard_data()[0] if shipped else ()), *extra]}
+    if reader is not None:
+        examples = viewed_examples(examples, written, MAX_VIEWED_PROMPTS)
+        for option in ("unknown_scale", "food_scale", "everyday_scale", "embedding_scale"):
+            fit_options.setdefault(option, 0.0)
+        fit_options.setdefault("view_scale", VIEW_SCALE)
+        views = reader.views([p for p, _ in examples], fit_options.pop("progress", None))
+        examples = [(p, y) for p, y in examples if p in views]  # a prompt too long for the model: none
+        fit_options.update(views=views, view_layer=reader.layer, view_prefix=reader.prefix)
     fit_options.setdefault("generated_weight", GENERATED_WEIGHT)
     fit_options.setdefault("unknown_scale", UNKNOWN_SCALE)
     fit_options.setdefault("threshold_folds", THRESHOLD_FOLDS)
@@ -269,7 +295,19 @@ def build_guard(
                            generated=[p not in written for p, _ in examples], **fit_options)
 
 
-def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
+def viewed_examples(examples: Sequence[tuple[str, bool]], written: set[str], most: int
+                    ) -> list[tuple[str, bool]]:
+    """At most ``most`` of ``examples``: the written ones first, then generated ones by ``split_key``.
+
+    >>> viewed_examples([("a", True), ("b", True), ("c", False)], {"c"}, 2)
+    [('b', True), ('c', False)]
+    """
+    ranked = sorted(range(len(examples)),
+                    key=lambda i: (examples[i][0] not in written, split_key(examples[i][0])))
+    return [examples[i] for i in sorted(ranked[:most])]
+
+
+def guard_for_examples(examples: Iterable[Any], reader: ViewReader | None = None) -> DomainGuard:
     """The guard for a training run: the shipped data plus the run's own examples.
 
     ``examples`` are ``souschef.training.data.Example``s: a prompt with a ``Recipe`` answer is
@@ -287,7 +325,7 @@ def guard_for_examples(examples: Iterable[Any]) -> DomainGuard:
             pairs.append((e.prompt, cooking))
         if cooking:
             recipes.setdefault(e.answer.title, e.answer.model_dump(mode="json"))
-    return build_guard(pairs, list(recipes), list(recipes.values()))
+    return build_guard(pairs, list(recipes), list(recipes.values()), reader=reader)
 
 
 def guard_summary(guard: DomainGuard) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
         word_frequencies: Mapping[str, float] | None = None, everyday_scale: float = 0.0,
         everyday_margin: float = 1.0, embedding_scale: float = 0.0, embedding_model: str = "",
         threshold_folds: int = 0, groups: Sequence[str | None] | None = None,
-        info: dict[str, Any] | None = None) -> DomainGuard:
+        views: Mapping[str, np.ndarray] | None = None, view_scale: float = 0.0,
+        view_layer: int = 0, view_prefix: int = 0, info: dict[str, Any] | None = None) -> DomainGuard:
     """Train a guard (needs scikit-learn) and choose its threshold on prompts it did not train on.
 
     Two ways to choose the threshold (``choose_threshold``), both on written prompts
@@ -102,6 +103,12 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
         the prompt's sentence embedding (``generation.embedding.embedder(embedding_model)``,
         ``DEFAULT_EMBEDDER`` when ""): what the prompt is about, in words no training
         prompt need have. The model is needed to score with the guard too. 0: no such feature.
+    views, view_scale, view_layer, view_prefix
+        With ``view_scale`` > 0, the classifier also gets ``view_scale`` times the model's
+        view of each prompt (``views``: prompt -> ``generation.guard.view.prompt_views``'
+        vector of block ``view_layer``, the first ``view_prefix`` tokens left out), each
+        dimension standardized on the prompts trained on. The guard then reads the model:
+        scoring needs the view. 0: no such feature.
     threshold_folds, groups
         See above; ``groups`` has one key per prompt (``None``: the prompt is its own
         group) and is only read with ``threshold_folds`` >= 2.
@@ -121,10 +128,15 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
         raise UsageError(f"validation_fraction must be in [0, 1), not {validation_fraction}")
     scales = {"unknown_scale": unknown_scale, "food_scale": food_scale, "everyday_scale": everyday_scale}
     for name, scale in (*scales.items(), ("everyday_margin", everyday_margin),
-                        ("embedding_scale", embedding_scale)):
+                        ("embedding_scale", embedding_scale), ("view_scale", view_scale)):
         if not (math.isfinite(scale) and scale >= 0):
             raise UsageError(f"{name} must be a finite number >= 0, not {scale}")
     embedding_model = _embedding_model(embedding_scale, embedding_model)
+    if view_scale and not (views is not None and view_layer >= 1 and view_prefix >= 0):
+        raise UsageError("view_scale needs views, a view_layer >= 1 and a view_prefix >= 0")
+    missing = [p for p in prompts if view_scale and p not in (views or {})]
+    if missing:
+        raise UsageError(f"{len(missing)} prompts have no view, {missing[0]!r} the first")
     if threshold_folds == 1 or threshold_folds < 0:
         raise UsageError(f"threshold_folds must be 0 or at least 2, not {threshold_folds}")
     pairs = [(p, bool(y)) for p, y in zip(prompts, labels, strict=True)]
@@ -161,7 +173,9 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
     options: dict[str, Any] = {"generated_weight": generated_weight, "C": C, "min_df": min_df,
                                "settings": settings, "analyzer": analyzer, "shares": shares,
                                "embedded": embedded, "embedding_scale": embedding_scale,
-                               "embedding_model": embedding_model}
+                               "embedding_model": embedding_model,
+                               "view": (views or {}, view_scale, view_layer, view_prefix) if view_scale
+                               else None}
     if threshold_folds:
         fold = [-1 if g else int(split_key(k if k is not None else p) * threshold_folds)
                 for (p, _), g, k in zip(pairs, made, keys, strict=True)]
@@ -172,7 +186,8 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
             if all(inside) or not _trainable(train):
                 continue  # a fold without prompts, or too few left to train on (tiny data): unscored
             part, _ = _fit_classifier(train, [g for g, i in zip(made, inside, strict=True) if i], **options)
-            scores.update((j, part.score(pairs[j][0])) for j, f in enumerate(fold) if f == k)
+            scores.update((j, part.score(pairs[j][0], (views or {}).get(pairs[j][0])))
+                          for j, f in enumerate(fold) if f == k)
         val = [pairs[j] for j in sorted(scores)]
         val_scores = [scores[j] for j in sorted(scores)]
         guard, kinds = _fit_classifier(pairs, made, **options)
@@ -183,7 +198,7 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
         val = [pair for pair, h in zip(pairs, held, strict=True) if h]
         trained = [g for g, h in zip(made, held, strict=True) if not h]
         guard, kinds = _fit_classifier(train, trained, **options)
-        val_scores = guard.scores([p for p, _ in val])
+        val_scores = [guard.score(p, (views or {}).get(p)) for p, _ in val]
         how = {"validation_fraction": validation_fraction}
     if val:
         figures = {**choose_threshold(val_scores, [y for _, y in val]), **how}
@@ -200,7 +215,8 @@ def fit(prompts: Sequence[str], labels: Sequence[bool], *, validation_fraction: 
                        "cooking_texts": len(cooking_texts), "food_scale": food_scale,
                        "everyday_scale": everyday_scale, "everyday_margin": everyday_margin,
                        "everyday_words": len(guard.everyday_words), "embedding_scale": embedding_scale,
-                       "embedding_model": embedding_model},
+                       "embedding_model": embedding_model, "view_scale": view_scale,
+                       "view_layer": view_layer},
     }
     return guard
 
@@ -210,12 +226,14 @@ def _fit_classifier(train: list[tuple[str, bool]], made: list[bool], *, generate
                     analyzer: Callable[[str], list[str]],
                     shares: Sequence[tuple[WordShare, float, WordShareFit]],
                     embedded: Mapping[str, np.ndarray], embedding_scale: float,
-                    embedding_model: str) -> tuple[DomainGuard, Counter[bool]]:
+                    embedding_model: str, view: tuple[Mapping[str, np.ndarray], float, int, int] | None
+                    ) -> tuple[DomainGuard, Counter[bool]]:
     """A guard (threshold 0.5) trained on ``train``, and its class counts.
 
     ``shares``: each word share used, its scale and its fit (in ``WORD_SHARES`` order, the
     order of their columns); ``embedded``: each prompt's sentence embedding (with
-    ``embedding_scale`` > 0).
+    ``embedding_scale`` > 0); ``view``: each prompt's view by the model, its scale, layer
+    and prefix (``None``: no such feature).
     """
     kinds = Counter(y for _, y in train)
     if not _trainable(train):
@@ -236,9 +254,22 @@ def _fit_classifier(train: list[tuple[str, bool]], made: list[bool], *, generate
     if embedding_scale:
         vectors = embedding_scale * np.stack([embedded[p] for p in texts])
         extra = vectors if extra is None else np.hstack([extra, vectors])
+    if view is not None:  # standardized on these prompts, then folded back into raw weights below
+        views, view_scale, view_layer, view_prefix = view
+        raw = np.stack([np.asarray(views[p], dtype=np.float64) for p in texts])
+        mean, spread = raw.mean(0), raw.std(0) + 1e-6
+        columns_view = view_scale * (raw - mean) / spread
+        extra = columns_view if extra is None else np.hstack([extra, columns_view])
     vectorizer, classifier = fit_sklearn(texts, ys, settings, C, min_df, weights, extra, analyzer)
+    if view is not None:  # the view's columns are the last: take them off before from_sklearn reads the rest
+        coef = classifier.coef_[0]
+        view_weights = coef[-raw.shape[1]:] * view_scale / spread
+        classifier.coef_ = coef[:-raw.shape[1]][None, :]
     guard = from_sklearn(vectorizer, classifier, settings=settings, embedding_scale=embedding_scale,
                          embedding_model=embedding_model, **kept)
+    if view is not None:
+        guard.intercept -= float(view_weights @ mean)
+        guard.view_layer, guard.view_prefix, guard.view_weights = view_layer, view_prefix, view_weights
     return guard, kinds
 
 

@@ -264,7 +264,16 @@ def _train_and_save(
 
         logger.info("training the domain guard on the shipped guard data and this run's prompts and recipes")
         started = time.perf_counter()
-        guard = guard_for_examples(report.examples)  # shipped data + this run's prompts and recipes
+        reader = None
+        if not config.from_scratch:  # a pretrained base knows the world: its guard reads it
+            from generation.guard.view import ViewReader
+            from recipe_schema import prompt_text
+
+            def prompt_ids(prompt: str) -> list[int]:
+                return list(tokenizer(prompt_text(prompt, tokenizer, built.prompt_format))["input_ids"])
+
+            reader = ViewReader(trainer.model, prompt_ids)
+        guard = guard_for_examples(report.examples, reader)  # shipped data + this run's prompts and recipes
         logger.info("domain guard: threshold %.3f, %d features (%.0f s)", guard.threshold,
                     len(guard.features), time.perf_counter() - started)
         results["guard"] = guard_summary(guard)

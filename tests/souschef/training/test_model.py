@@ -205,3 +205,9 @@ def test_a_chat_template_base_learns_its_own_turns_and_ends_with_its_end_of_turn
     loaded = RecipeGenerator.from_pretrained(out, guard=False)
     assert loaded.prompt_format == CHAT_TEMPLATE and loaded.eos_id == gen.eos_id
     assert loaded.generate("Toast?", max_total_tokens=60).finished
+    # a run on a pretrained base writes a guard that reads the model it was fitted for
+    guarded = RecipeGenerator.from_pretrained(out)
+    assert guarded.guard is not None and guarded.guard.reads_model
+    assert guarded.guard.view_weights.size == loaded.model.config.hidden_size
+    result = guarded.generate("How can I implement a binary search in Python?", max_total_tokens=60)
+    assert result.finished and result.guard_score is not None
