@@ -75,9 +75,11 @@ unquantized original (`HuggingFaceTB/SmolLM2-135M-Instruct`) is refused.
 
 ## Guard and decoding
 
-`guard.json` is the domain guard `souschef train` built for this run: the shipped guard's
-data (exchanges, guard prompt lists, food lexicon, WordLlama embeddings) plus this run's
-prompts and recipes, whose words become known cooking words. `souschef.json`'s `decoding`
+`guard.json` is the domain guard for this run, refitted to read the adapter (`python -m
+experiments.assistant guard`, what `souschef train` now fits for a run on a pretrained base):
+TF-IDF over the shipped guard's data (exchanges, guard prompt lists) plus this run's prompts and
+recipes, and the model's own view of each prompt (block 16's output, averaged over the prompt's
+tokens, taken from the prompt pass generation makes anyway). `souschef.json`'s `decoding`
 holds the settings chosen on the development split (`{json.dumps(DECODING)}`), which `souschef generate`,
 `chat`, `evaluate` and `RecipeGenerator.from_pretrained()` use unless told otherwise.
 Measured figures: `docs/EVALUATION.md`.

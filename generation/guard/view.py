@@ -196,7 +196,8 @@ class ViewReader:
         training = self.model.training
         self.model.eval()
         try:
-            found = prompt_views(self.model, [ids[p] for p in fitting], self.layer, self.prefix, progress=progress)
+            found = prompt_views(self.model, [ids[p] for p in fitting], self.layer, self.prefix,
+                                 progress=progress)
         finally:
             self.model.train(training)
         return dict(zip(fitting, found, strict=True))

@@ -60,3 +60,23 @@ def test_the_assistant_loads_on_its_base_and_answers_a_dish_question_with_a_vali
     folder = resolve_base(DEFAULT_BASE)
     base = AutoModelForCausalLM.from_pretrained(folder)
     assert model_identity(base, AutoTokenizer.from_pretrained(folder)) == record()["base_identity"]
+
+
+def test_the_assistant_guard_reads_the_assistant():
+    from generation import DomainGuard
+
+    guard = DomainGuard.load(ASSISTANT / "guard.json")
+    assert guard.reads_model and guard.view_layer == 16 and guard.view_weights.size == 576
+    assert not guard.embedding_model and not guard.known_words  # TF-IDF beside the view, nothing else
+
+
+@needs_wheel
+@pytest.mark.slow
+def test_the_routing_bench_measures_what_routing_adds_to_the_prompt_pass(capsys):
+    from tests.conftest import load_bench
+
+    bench = load_bench("guard_routing")
+    assert bench.main(["--prompts", "2", "--repeats", "1", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["prompts"] == 2 and figures["view_layer"] == 16
+    assert figures["prompt_pass_ms"] > 0 and figures["pass_and_routing_ms"] > 0
