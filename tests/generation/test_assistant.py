@@ -80,3 +80,20 @@ def test_the_routing_bench_measures_what_routing_adds_to_the_prompt_pass(capsys)
     figures = json.loads(capsys.readouterr().out)
     assert figures["prompts"] == 2 and figures["view_layer"] == 16
     assert figures["prompt_pass_ms"] > 0 and figures["pass_and_routing_ms"] > 0
+
+
+@needs_wheel
+@pytest.mark.slow
+def test_the_overhead_bench_compares_the_assistant_with_and_without_its_grammar(capsys, monkeypatch):
+    import sys
+
+    from tests.conftest import load_bench
+
+    bench = load_bench("generation_overhead")
+    monkeypatch.setattr(sys, "argv", ["generation_overhead", "--assistant", "--tokens", "40",
+                                      "--repeats", "1", "--json"])
+    bench.main()
+    row = json.loads(capsys.readouterr().out)
+    assert row["tokens"] == 40 and row["weight_bytes"] > 500e6  # 134.5M fp32 parameters
+    assert row["constrained_tok_s"] > 0 and row["unconstrained_tok_s"] > 0
+    assert row["weights_gb_s"] == pytest.approx(row["weight_bytes"] * row["constrained_tok_s"] / 1e9)
