@@ -182,9 +182,9 @@ def batched(gen, n_tokens: int, device: str, batch: int, masked: bool) -> float:
             rows[state] = out
         return out
 
-    import inspect
+    from generation.loading import cache_arg
 
-    cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    cache_name = cache_arg(model)
     states = [grammar.initial_state] * batch
     done = [False] * batch
     ids = torch.tensor([prompt] * batch, device=device)
@@ -206,7 +206,7 @@ def batched(gen, n_tokens: int, device: str, batch: int, masked: bool) -> float:
                         continue
                     states[i] = grammar.next_state(states[i], token)
             cache = getattr(out, "cache", None) or out.past_key_values
-            out = model(input_ids=chosen[:, None], **{cache_arg: cache}, use_cache=True)
+            out = model(input_ids=chosen[:, None], **{cache_name: cache}, use_cache=True)
     sync(device)
     elapsed = time.perf_counter() - t0
     if masked:  # every row closed its recipe within the budget

@@ -24,7 +24,6 @@ way the tokens, states and saved states are the same.
 """
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 
 from .grammar import Grammar
+from .loading import cache_arg
 from .sampling import choose
 from .state import GenerationState
 from .window import Window, default_keep
@@ -77,8 +77,7 @@ class Decoder:
         self.device = next(model.parameters()).device
         self.timings = Timings()
         self._allowed_cache: dict[int, torch.Tensor] = {}
-        params = inspect.signature(model.forward).parameters
-        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._cache_arg = cache_arg(model)
         # prompt passes made before decoding (by a guard reading the model): taken, not made again
         self.prompt_passes: dict[tuple[int, ...], tuple[torch.Tensor, Any]] = {}
 

@@ -207,12 +207,32 @@ def model_identity(model: Any, tokenizer: Any) -> str:
 
 def context_length(model: Any) -> int:
     """The model's context window in tokens, from its config."""
-    config = model.config
-    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
-        value = getattr(config, name, None)
+    return _config_count(model, ("n_positions", "max_position_embeddings", "n_ctx"),
+                         "context length (n_positions)")
+
+
+def block_count(model: Any) -> int:
+    """How many transformer blocks the model has, from its config."""
+    return _config_count(model, ("num_hidden_layers", "n_layer", "num_layers"),
+                         "layer count (num_hidden_layers)")
+
+
+def _config_count(model: Any, names: tuple[str, ...], what: str) -> int:
+    """The first of ``names`` the model's config sets to a positive integer (architectures differ)."""
+    for name in names:
+        value = getattr(model.config, name, None)
         if isinstance(value, int) and value > 0:
             return value
-    raise ModelLoadError("the model's config gives no context length (n_positions)")
+    raise ModelLoadError(f"the model's config gives no {what}")
+
+
+def cache_arg(model: Any) -> str:
+    """The name the model's ``forward`` takes its KV cache by: transformers 5.2x says ``cache``, 4.x and
+    early 5.x ``past_key_values`` (a PEFT model passes its arguments on: the model underneath is asked)."""
+    import inspect
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 def stop_ids(eos_id: int, model: Any) -> tuple[int, ...]:

@@ -17,7 +17,6 @@ Needs torch; only a guard that reads the model imports this module.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from generation.loading import block_count, cache_arg, context_length
 from recipe_schema import ModelLoadError
 
 
@@ -48,25 +48,16 @@ def shared_prefix(prompt_ids: Callable[[str], list[int]]) -> int:
 
 def blocks(model: Any) -> Any:
     """The model's transformer blocks: its ``ModuleList`` with one entry per layer of its config."""
-    n = _n_blocks(model)
+    n = block_count(model)
     for module in model.modules():
         if isinstance(module, torch.nn.ModuleList) and len(module) == n:
             return module
     raise ModelLoadError(f"the guard reads the model's hidden states, but no list of {n} blocks was found")
 
 
-def _n_blocks(model: Any) -> int:
-    config = model.config
-    for name in ("num_hidden_layers", "n_layer", "num_layers"):
-        n = getattr(config, name, None)
-        if isinstance(n, int) and n > 0:
-            return n
-    raise ModelLoadError("the guard reads the model's hidden states, but its config names no layer count")
-
-
 def check_model(model: Any, layer: int, dim: int) -> None:
     """Refuse a model whose blocks cannot give a guard's view (another layer count or width)."""
-    n = _n_blocks(model)
+    n = block_count(model)
     width = getattr(model.config, "hidden_size", None) or getattr(model.config, "n_embd", None)
     if not 1 <= layer <= n or (width is not None and width != dim):
         raise ModelLoadError(f"the guard reads block {layer} ({dim} wide) of its model, but this model "
@@ -92,13 +83,6 @@ def _reading(model: Any, layer: int, stop: bool) -> Iterator[dict[str, torch.Ten
         yield seen
     finally:
         handle.remove()
-
-
-def _cache_arg(model: Any) -> str:
-    # transformers 5.2x names the KV cache `cache`; 4.x and early 5.x `past_key_values`
-    # (a PEFT model's forward passes its arguments on: ask the model underneath)
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 def _mean(hidden: torch.Tensor) -> np.ndarray:
@@ -128,7 +112,7 @@ def prompt_views(model: Any, ids: Sequence[Sequence[int]], layer: int, prefix: i
     called after each batch.
     """
     device = next(model.parameters()).device
-    cache_arg = _cache_arg(model)
+    cache_name = cache_arg(model)
     prefix = min(prefix, *(len(i) - 1 for i in ids)) if ids else 0
     base = None
     if prefix:
@@ -156,7 +140,7 @@ def prompt_views(model: Any, ids: Sequence[Sequence[int]], layer: int, prefix: i
             if base is not None:
                 cache = copy.deepcopy(base)
                 cache.batch_repeat_interleave(n)
-                kwargs[cache_arg] = cache
+                kwargs[cache_name] = cache
             with suppress(_Stop):  # raised once the block read has run
                 model(input_ids=x.to(device), attention_mask=mask.to(device), use_cache=base is not None,
                       **kwargs)
@@ -177,7 +161,7 @@ class ViewReader:
 
     def __init__(self, model: Any, prompt_ids: Callable[[str], list[int]], layer: int | None = None):
         self.model, self.prompt_ids = model, prompt_ids
-        self.layer = layer or default_layer(_n_blocks(model))
+        self.layer = layer or default_layer(block_count(model))
         self.prefix = shared_prefix(prompt_ids)
 
     def views(self, prompts: Sequence[str], progress: Callable[[int], None] | None = None
@@ -187,7 +171,6 @@ class ViewReader:
         A prompt that leaves the model no room to answer (``generation.window.MIN_ROOM``),
         which generation refuses, gets none.
         """
-        from generation.loading import context_length
         from generation.window import MIN_ROOM
 
         most = context_length(self.model) - MIN_ROOM
