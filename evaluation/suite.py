@@ -106,31 +106,31 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     clock = {"generation_s": 0.0}
     common = (generator, config, settings, clock)
 
-    # 1. held-out recipes, title -> recipe
-    with bars.bar(len(sets.heldout), "held-out recipes") as bar:
-        title_rows = _answer_all(*common, [(QUESTION.format(title=r.title), None) for r in sets.heldout], bar)
+    # One stream of jobs, so that a finished row's slot goes to the next job whatever its set:
+    # recipes first, the short off-domain replies last to fill the batch's tail.
+    # Job ``i`` of a set samples with seed ``config.seed + i``, as when each set ran alone.
+    groups = [
+        [(QUESTION.format(title=r.title), None) for r in sets.heldout],  # 1. title -> recipe
+        [(QUESTION.format(title=r.title), _forced_prefix(r)) for r in sets.heldout],  # 2. + ingredients
+        [(item["prompt"], None) for item in sets.indomain],  # 3. in-domain prompts
+        [(item["prompt"], None) for item in sets.offdomain],  # 4. off-domain prompts
+    ]
+    jobs = [(prompt, prefix, config.seed + i) for group in groups for i, (prompt, prefix) in enumerate(group)]
+    with bars.bar(len(jobs), "answers") as bar:
+        rows = _answer_all(*common, jobs, bar)
+    title_rows, steps_rows, in_rows, off_rows = _split(rows, [len(g) for g in groups])
+
     title_preds = [r["_answer"] if r["answer_kind"] == "recipe" else None for r in title_rows]
     title_scores = rouge_scores(title_preds, sets.heldout)
-
-    # 2. held-out recipes, title + ingredients -> steps
-    with bars.bar(len(sets.heldout), "held-out steps") as bar:
-        steps_rows = _answer_all(*common, [(QUESTION.format(title=r.title), _forced_prefix(r))
-                                           for r in sets.heldout], bar)
     steps_preds = [r["_answer"] if r["answer_kind"] == "recipe" else None for r in steps_rows]
     steps_scores = {k.replace("steps_", "steps_given_ingredients_", 1): v
                     for k, v in rouge_scores(steps_preds, sets.heldout, ("steps",)).items()}
 
-    # 3. off-domain prompts
-    with bars.bar(len(sets.offdomain), "off-domain prompts") as bar:
-        off_rows = _answer_all(*common, [(item["prompt"], None) for item in sets.offdomain], bar)
     verdicts = contamination_verdicts([row["output"] if row["finished"] else None for row in off_rows])
     for row, item, verdict in zip(off_rows, sets.offdomain, verdicts, strict=True):
         row["topic"] = item["topic"]
         row["contaminated"], row["rule"] = verdict
 
-    # 4. in-domain prompts
-    with bars.bar(len(sets.indomain), "in-domain prompts") as bar:
-        in_rows = _answer_all(*common, [(item["prompt"], None) for item in sets.indomain], bar)
     for row, item in zip(in_rows, sets.indomain, strict=True):
         row["topic"] = item["topic"]
         row["refused"] = row["answer_kind"] != "recipe"
@@ -199,17 +199,17 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
 
 
 def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], clock: dict[str, float],
-                jobs: list[tuple[str, str | None]], bar: Any) -> list[dict[str, Any]]:
-    """Answers to ``(prompt, forced prefix or None)`` jobs, in order, ``config.batch_size`` at a time.
+                jobs: list[tuple[str, str | None, int]], bar: Any) -> list[dict[str, Any]]:
+    """Answers to ``(prompt, forced prefix or None, seed)`` jobs, in order, ``config.batch_size`` at a time.
 
-    Job ``i`` samples with seed ``config.seed + i``. A forced prefix (the steps protocol)
+    A forced prefix (the steps protocol)
     is the answer's beginning, its budget ``max_total_tokens`` beyond it; it is forced
     unless the schema refuses its tokenization (then the model writes the whole answer).
     Each row's ``latency_s`` is its time in the batch, from entering to leaving.
     """
     states, forced = [], []
-    for i, (prompt, prefix) in enumerate(jobs):
-        state = generator.start(prompt, **{**settings, "seed": config.seed + i, **(
+    for prompt, prefix, seed in jobs:
+        state = generator.start(prompt, **{**settings, "seed": seed, **(
             {} if prefix is None else {"mode": "recipe"})})
         ok = None
         if prefix is not None:
@@ -237,6 +237,15 @@ def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], c
                              max_new_tokens_per_call=config.max_new_tokens_per_call, on_done=done)
     clock["generation_s"] += time.perf_counter() - t0
     return rows
+
+
+def _split(rows: list[dict[str, Any]], sizes: list[int]) -> list[list[dict[str, Any]]]:
+    """``rows`` cut into consecutive parts of ``sizes``."""
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(rows[start:start + size])
+        start += size
+    return parts
 
 
 def _valid(text: str) -> bool:

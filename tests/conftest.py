@@ -99,6 +99,17 @@ def tiny(tmp_path_factory):
     return path, RecipeGenerator.from_pretrained(path, guard=False)
 
 
+@pytest.fixture(scope="module")
+def tiny64(tiny):
+    """A generator of the tiny model in float64, where batched and one-row products round alike."""
+    from generation import RecipeGenerator
+
+    gen = RecipeGenerator.from_pretrained(tiny[0], guard=False)
+    gen.model = gen.model.double()
+    gen._decoders.clear()
+    return gen
+
+
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
           "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
           "{% endif %}")

@@ -98,8 +98,8 @@ def test_invalid_held_out_records_are_named_not_dropped_in_silence(tmp_path, cap
 
 
 def _quick(tiny_path: str, **more) -> SuiteConfig:
-    return SuiteConfig(model=tiny_path, limit=2, max_total_tokens=48, max_new_tokens_per_call=32,
-                       bootstrap=50, **more)
+    return SuiteConfig(**{"model": tiny_path, "limit": 2, "max_total_tokens": 48,
+                          "max_new_tokens_per_call": 32, "bootstrap": 50, **more})
 
 
 def _without_timings(report: dict, samples: list[dict]) -> tuple[dict, list[dict]]:
@@ -133,6 +133,18 @@ def test_the_suite_runs_end_to_end_and_twice_gives_the_same_report(tiny):
     assert report["data"]["heldout"]["sha256"] and report["versions"]["torch"]
     again = run_suite(_quick(str(path)), progress=False, generator=generator)
     assert _without_timings(report, samples) == _without_timings(*again)
+
+
+@pytest.mark.slow
+def test_batched_answers_give_the_report_of_one_after_another(tiny64):
+    # one stream over all four sets: at batch 3 rows of different sets share forward passes,
+    # each sampling from its own seed
+    serial, batched = (run_suite(_quick("tiny", batch_size=size, limit=3, temperature=0.8), progress=False,
+                                 generator=tiny64) for size in (1, 3))
+    (a, a_samples), (b, b_samples) = _without_timings(*serial), _without_timings(*batched)
+    assert a["config"].pop("batch_size") == 1 and b["config"].pop("batch_size") == 3
+    assert a == b and a_samples == b_samples
+    assert a["metrics"]["validity"]["n"] == 12 and a["metrics"]["validity"]["value"] == 1.0
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from generation import RecipeGenerator
 from recipe_schema import Recipe
 
 PROMPTS = ["Lentil soup?", "How do I make a quick tomato soup for two?", "Pancakes?",
@@ -17,12 +16,8 @@ TIMEOUT_S = 120  # no test waits longer than this for a thread
 
 
 @pytest.fixture(scope="module")
-def gen64(tiny):
-    """The tiny model in float64, where batched and one-row products round alike."""
-    gen = RecipeGenerator.from_pretrained(tiny[0], guard=False)
-    gen.model = gen.model.double()
-    gen._decoders.clear()
-    return gen
+def gen64(tiny64):
+    return tiny64
 
 
 @pytest.fixture
