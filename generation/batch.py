@@ -5,9 +5,11 @@ a step for B rows reads them once for all B. Each row is its own generation: its
 own grammar state, mask, token budget, sampling stream (``(seed, i)``), prompt
 length and context window, and its state stays the plain-JSON ``GenerationState``
 that ``RecipeGenerator.continue_`` resumes. A row that finishes leaves and a waiting
-one takes its slot (continuous batching); rows may also arrive while it runs, and each
-row's tokens can be seen as they are chosen (``generation.scheduler`` serves concurrent
-chat users so).
+one takes its slot (continuous batching); once nobody waits, the slots of rows that
+left are dropped, so a batch's tail computes only the rows still decoding (a lone last
+row at the one-row cost, not a full batch's). Rows may also arrive while it runs, and
+each row's tokens can be seen as they are chosen (``generation.scheduler`` serves
+concurrent chat users so).
 
 The rows share one KV cache whose time axis grows by one column per step. A row
 occupies the columns of its own context (the mask says which): it enters, or
@@ -89,6 +91,30 @@ class _SharedCache:
     def release(self, slot: int) -> None:
         self.mask[slot] = 0
 
+    def grow(self) -> int:
+        """Add an empty slot; returns its number."""
+        if self.cache is not None:
+            for layer in self.cache.layers:
+                layer.keys = torch.cat([layer.keys, layer.keys.new_zeros(1, *layer.keys.shape[1:])])
+                layer.values = torch.cat([layer.values, layer.values.new_zeros(1, *layer.values.shape[1:])])
+        self.mask = torch.cat([self.mask, torch.zeros(1, self.length, dtype=torch.long)])
+        self.slots += 1
+        return self.slots - 1
+
+    def keep(self, slots: list[int]) -> None:
+        """Keep only ``slots``, renumbered ``0, 1, ...`` in that order: a step then computes
+        nothing for the rows that left."""
+        self.slots = len(slots)
+        if not slots:
+            self.cache, self.mask = None, torch.zeros(0, 0, dtype=torch.long)
+            return
+        index = torch.tensor(slots, dtype=torch.long)
+        self.mask = self.mask[index]
+        if self.cache is not None:
+            for layer in self.cache.layers:
+                layer.keys = layer.keys[index]
+                layer.values = layer.values[index]
+
     def step_mask(self) -> torch.Tensor:
         """The attention mask of a step that appends one column: every slot sees its new token
         (an empty slot only it, so no row attends to nothing)."""
@@ -149,18 +175,18 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
     waiting = deque(_Row(i, st, d, d.window_for(st)) for i, (st, d) in enumerate(zip(states, decoders,
                                                                                       strict=True)))
     numbered = len(states)
-    free = list(range(batch_size))[::-1]
+    free: list[int] = []  # slots a row left while others wait for them
     active: list[_Row] = []
-    shared = _SharedCache(batch_size)
+    shared = _SharedCache(0)  # as many slots as rows decoding, up to batch_size
     while True:
-        if arrivals is not None and len(free) > len(waiting):
-            for st, d in arrivals(len(free) - len(waiting)):
+        if arrivals is not None and batch_size - len(active) > len(waiting):
+            for st, d in arrivals(batch_size - len(active) - len(waiting)):
                 waiting.append(_Row(numbered, st, d, d.window_for(st)))
                 model_decoder = model_decoder or d
                 numbered += 1
         if not (waiting or active):
             break
-        while free and waiting:
+        while len(active) < batch_size and waiting:
             row = waiting.popleft()
             row.entered = time.perf_counter()
             if row.state.finished:
@@ -168,7 +194,7 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
                 continue
             row.state.calls += 1
             row.made = 1
-            row.slot = free.pop()
+            row.slot = free.pop() if free else shared.grow()
             active.append(row)
         for row in list(active):
             failed: Exception | None = None
@@ -189,12 +215,17 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
                     _leave(row, on_done)
                 elif on_error is not None:
                     on_error(row.index, failed)
-        fed = [False] * batch_size
+        if free and not waiting:  # nobody takes the freed slots: drop them (the batch's tail)
+            shared.keep([row.slot for row in active])
+            for slot, row in enumerate(active):
+                row.slot = slot
+            free = []
+        fed = [False] * shared.slots
         feeding = [row for row in active if row.feed is not None]
         if not feeding:
             continue
-        ids = torch.zeros(batch_size, 1, dtype=torch.long)
-        positions = torch.zeros(batch_size, 1, dtype=torch.long)
+        ids = torch.zeros(shared.slots, 1, dtype=torch.long)
+        positions = torch.zeros(shared.slots, 1, dtype=torch.long)
         for row in feeding:
             ids[row.slot, 0] = int(row.feed or 0)
             positions[row.slot, 0] = len(row.context_ids) - 1

@@ -51,6 +51,27 @@ def test_rows_of_both_modes_share_a_batch(gen64):
     assert [type(r.answer).__name__ for r in together][:2] == ["Recipe", "Reply"]
 
 
+def test_once_nobody_waits_a_step_computes_only_the_rows_still_decoding(gen64):
+    # a batch's tail: rows that left take no place in the forward pass, so the last row
+    # decodes alone at the one-row cost, and every row is still its one-row generation
+    budgets = [40, 200, 90, 60, 150]
+    states = [gen64.start(p, max_total_tokens=b) for p, b in zip(PROMPTS, budgets, strict=True)]
+    rows_fed = []
+    hook = gen64.model.register_forward_pre_hook(
+        lambda module, args, kwargs: rows_fed.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        together = gen64.continue_batch(states, batch_size=3)
+    finally:
+        hook.remove()
+    steps = [rows for rows, width in rows_fed if width == 1]
+    steps = steps[steps.index(3):]  # from the first batched step
+    shrunk = next(i for i, rows in enumerate(steps) if rows < 3)
+    assert steps[:shrunk] == [3] * shrunk and steps[-1] == 1 and 2 in steps
+    assert steps[shrunk:] == sorted(steps[shrunk:], reverse=True)  # a step never grows back
+    alone = [gen64.generate(p, max_total_tokens=b) for p, b in zip(PROMPTS, budgets, strict=True)]
+    assert [r.state.generated_ids for r in together] == [r.state.generated_ids for r in alone]
+
+
 def test_a_batch_of_one_is_the_one_row_loop(tiny):
     _, gen = tiny
     assert gen.generate_batch(PROMPTS[:2], batch_size=1, max_total_tokens=80)[1].text == gen.generate(
