@@ -29,7 +29,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,7 +109,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     # One stream of jobs, so that a finished row's slot goes to the next job whatever its set:
     # recipes first, the short off-domain replies last to fill the batch's tail.
     # Job ``i`` of a set samples with seed ``config.seed + i``, as when each set ran alone.
-    groups = [
+    groups: list[list[tuple[str, str | None]]] = [
         [(QUESTION.format(title=r.title), None) for r in sets.heldout],  # 1. title -> recipe
         [(QUESTION.format(title=r.title), _forced_prefix(r)) for r in sets.heldout],  # 2. + ingredients
         [(item["prompt"], None) for item in sets.indomain],  # 3. in-domain prompts
@@ -202,25 +202,29 @@ def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], c
                 jobs: list[tuple[str, str | None, int]], bar: Any) -> list[dict[str, Any]]:
     """Answers to ``(prompt, forced prefix or None, seed)`` jobs, in order, ``config.batch_size`` at a time.
 
-    A forced prefix (the steps protocol)
-    is the answer's beginning, its budget ``max_total_tokens`` beyond it; it is forced
-    unless the schema refuses its tokenization (then the model writes the whole answer).
-    Each row's ``latency_s`` is its time in the batch, from entering to leaving.
+    A forced prefix (the steps protocol) is the answer's beginning, its budget
+    ``max_total_tokens`` beyond it; it is forced unless the schema refuses its tokenization
+    (then the model writes the whole answer). Each job starts (its prompt pass, the guard's
+    routing) only as a place in the batch frees up, and its ``latency_s`` is its time in the
+    batch, from entering to leaving.
     """
-    states, forced = [], []
-    for prompt, prefix, seed in jobs:
-        state = generator.start(prompt, **{**settings, "seed": seed, **(
-            {} if prefix is None else {"mode": "recipe"})})
-        ok = None
-        if prefix is not None:
-            ids = generator.tokenizer(prefix, add_special_tokens=False)["input_ids"]
-            state = generator.with_settings(state, max_total_tokens=config.max_total_tokens + len(ids))
-            replayed = generator.check(state).replay(ids)
-            ok = replayed is not None
-            if replayed is not None:
-                state.generated_ids, state.grammar_state = list(ids), replayed
-        states.append(state)
-        forced.append(ok)
+    forced: list[bool | None] = []
+
+    def states() -> Iterator[Any]:
+        for prompt, prefix, seed in jobs:
+            state = generator.start(prompt, **{**settings, "seed": seed, **(
+                {} if prefix is None else {"mode": "recipe"})})
+            ok = None
+            if prefix is not None:
+                ids = generator.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+                state = generator.with_settings(state, max_total_tokens=config.max_total_tokens + len(ids))
+                replayed = generator.check(state).replay(ids)
+                ok = replayed is not None
+                if replayed is not None:
+                    state.generated_ids, state.grammar_state = list(ids), replayed
+            forced.append(ok)
+            yield state
+
     rows: list[dict[str, Any]] = [{} for _ in jobs]
 
     def done(i: int, result: Any, seconds: float) -> None:
@@ -233,7 +237,7 @@ def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], c
         bar.update()
 
     t0 = time.perf_counter()
-    generator.continue_batch(states, batch_size=config.batch_size,
+    generator.continue_batch([], later=states(), batch_size=config.batch_size,
                              max_new_tokens_per_call=config.max_new_tokens_per_call, on_done=done)
     clock["generation_s"] += time.perf_counter() - t0
     return rows

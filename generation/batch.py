@@ -196,6 +196,11 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
             row.made = 1
             row.slot = free.pop() if free else shared.grow()
             active.append(row)
+        if free and not waiting:  # nobody takes the freed slots: drop them (the batch's tail)
+            shared.keep([row.slot for row in active])
+            for slot, row in enumerate(active):
+                row.slot = slot
+            free = []
         for row in list(active):
             failed: Exception | None = None
             try:
@@ -215,11 +220,6 @@ def run_batch(states: list[GenerationState], decoders: list[Decoder], batch_size
                     _leave(row, on_done)
                 elif on_error is not None:
                     on_error(row.index, failed)
-        if free and not waiting:  # nobody takes the freed slots: drop them (the batch's tail)
-            shared.keep([row.slot for row in active])
-            for slot, row in enumerate(active):
-                row.slot = slot
-            free = []
         fed = [False] * shared.slots
         feeding = [row for row in active if row.feed is not None]
         if not feeding:

@@ -17,10 +17,11 @@ scatter one API across modules.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -331,8 +332,8 @@ class RecipeGenerator:
 
     def continue_batch(self, states: list[GenerationState], *, batch_size: int = DEFAULT_BATCH,
                        max_new_tokens_per_call: int = DEFAULT_CALL_TOKENS, max_calls: int | None = None,
-                       on_done: Callable[[int, GenerationResult, float], None] | None = None
-                       ) -> list[GenerationResult]:
+                       on_done: Callable[[int, GenerationResult, float], None] | None = None,
+                       later: Iterable[GenerationState] = ()) -> list[GenerationResult]:
         """Continue several generations, up to ``batch_size`` rows per forward pass.
 
         Each row keeps its own grammar state, budget, sampling stream and window, and ends
@@ -340,6 +341,9 @@ class RecipeGenerator:
         in float32 but for the rounding of batched matrix products); a finished row leaves and
         a waiting one takes its slot. ``on_done(i, result, seconds)`` is called as row ``i``
         leaves, with the seconds it spent decoding.
+        ``later``: more generations, numbered on after ``states`` and taken from the iterable
+        only as slots free up. A generator of ``start(...)`` calls so starts each prompt just
+        before it decodes, while its prompt pass (which the guard may read) is still kept.
         With ``batch_size`` 1, or a model whose KV cache cannot be shared, rows run one after
         another through ``continue_``. Every result carries the whole run's timings.
         """
@@ -349,18 +353,26 @@ class RecipeGenerator:
             raise UsageError("max_new_tokens_per_call must be at least 1")
         if batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, not {batch_size}")
-        results: list[GenerationResult | None] = [None] * len(states)
-        if not states:
-            return []
+        results: list[GenerationResult | None] = []
         if batch_size == 1 or not self._batchable():
-            for i, state in enumerate(states):
+            for i, state in enumerate(itertools.chain(states, later)):
                 t0 = time.perf_counter()
-                results[i] = result = self.continue_(state, max_new_tokens_per_call, max_calls)
+                results.append(result := self.continue_(state, max_new_tokens_per_call, max_calls))
                 if on_done:
                     on_done(i, result, time.perf_counter() - t0)
             return [r for r in results if r is not None]
-        copies = [GenerationState.from_json(s.to_json()) for s in states]
-        decoders = [self._decoder(self.check(s)) for s in copies]
+        decoders: dict[str, Decoder] = {}  # this run's, one a grammar: fresh timings once
+
+        def row(state: GenerationState) -> tuple[GenerationState, Decoder]:
+            copy = GenerationState.from_json(state.to_json())  # the caller's states stay as given
+            grammar = self.check(copy)
+            if grammar.fingerprint not in decoders:
+                decoders[grammar.fingerprint] = self._decoder(grammar)
+            results.append(None)
+            return copy, decoders[grammar.fingerprint]
+
+        rows = [row(s) for s in states]
+        waiting = iter(later)
         timings = Timings()
 
         def done(i: int, state: GenerationState, seconds: float) -> None:
@@ -368,8 +380,9 @@ class RecipeGenerator:
             if on_done:
                 on_done(i, result, seconds)
 
-        run_batch(copies, decoders, min(batch_size, len(copies)), max_new_tokens_per_call, max_calls, done)
-        for decoder in {id(d): d for d in decoders}.values():
+        run_batch([r[0] for r in rows], [r[1] for r in rows], batch_size, max_new_tokens_per_call, max_calls,
+                  done, arrivals=lambda n: [row(s) for s in itertools.islice(waiting, n)])
+        for decoder in decoders.values():
             timings.add(decoder.timings)
         return [r for r in results if r is not None]
 

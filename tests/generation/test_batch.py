@@ -72,6 +72,25 @@ def test_once_nobody_waits_a_step_computes_only_the_rows_still_decoding(gen64):
     assert [r.state.generated_ids for r in together] == [r.state.generated_ids for r in alone]
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_later_rows_start_only_as_slots_free_up_and_equal_their_one_row_generations(gen64, batch_size):
+    settings = {"max_total_tokens": 60, "mode": "recipe"}
+    events = []
+
+    def started():
+        for i, prompt in enumerate(PROMPTS):
+            events.append(("start", i))
+            yield gen64.start(prompt, **settings)
+
+    together = gen64.continue_batch([], later=started(), batch_size=batch_size,
+                                    on_done=lambda i, result, seconds: events.append(("done", i)))
+    alone = [gen64.generate(p, **settings) for p in PROMPTS]
+    assert [r.state.generated_ids for r in together] == [r.state.generated_ids for r in alone]
+    for i in range(batch_size, len(PROMPTS)):  # prompt i starts once a row has left
+        before = events[:events.index(("start", i))]
+        assert sum(kind == "done" for kind, _ in before) >= i - batch_size + 1
+
+
 def test_a_batch_of_one_is_the_one_row_loop(tiny):
     _, gen = tiny
     assert gen.generate_batch(PROMPTS[:2], batch_size=1, max_total_tokens=80)[1].text == gen.generate(
