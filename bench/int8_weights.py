@@ -1,12 +1,13 @@
-"""int8 weights on the CPU (torchao), against fp32, side by side in one process.
+"""Smaller weights on the CPU (bf16; int8 with torchao), against fp32, side by side in one process.
 
-    pip install torchao==0.18.0          # not a souschef dependency: it did not pay here
+    pip install torchao==0.18.0          # optional, not a souschef dependency: it did not pay here
     python bench/int8_weights.py         # the shipped assistant, 2 CPU threads
 
 The same prompt is answered greedily at batch 1 (recipe mode, --tokens tokens) by the
-fp32 model and by copies quantized with torchao's int8 weight-only and int8 dynamic
-(activations and weights) configurations, interleaved over --repeats. Reported: the
-median tokens/s of each, the ratio to fp32, and whether each answer equals fp32's.
+fp32 model, a bf16 copy (half the bytes; oneDNN uses AMX / AVX512-BF16 where the CPU has
+them) and, when torchao is installed, copies quantized with its int8 weight-only and int8
+dynamic (activations and weights) configurations, interleaved over --repeats. Reported:
+the median tokens/s of each, the ratio to fp32, and whether each answer equals fp32's.
 """
 from __future__ import annotations
 
@@ -32,17 +33,25 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
 
     import torch
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
 
     from generation import RecipeGenerator
 
     torch.set_num_threads(opts.threads)
     gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
-    models = {"fp32": gen.model}
-    for name, config in (("int8 weight-only", Int8WeightOnlyConfig()),
-                         ("int8 dynamic", Int8DynamicActivationInt8WeightConfig())):
-        models[name] = copy.deepcopy(gen.model)
-        quantize_(models[name], config)
+    models = {"fp32": gen.model, "bf16": copy.deepcopy(gen.model).to(torch.bfloat16)}
+    try:
+        from torchao.quantization import (
+            Int8DynamicActivationInt8WeightConfig,
+            Int8WeightOnlyConfig,
+            quantize_,
+        )
+    except ImportError:
+        print("torchao is not installed: no int8 arms", file=sys.stderr)
+    else:
+        for name, config in (("int8 weight-only", Int8WeightOnlyConfig()),
+                             ("int8 dynamic", Int8DynamicActivationInt8WeightConfig())):
+            models[name] = copy.deepcopy(gen.model)
+            quantize_(models[name], config)
     settings = {"mode": "recipe", "max_total_tokens": opts.tokens}
     rates: dict[str, list[float]] = {name: [] for name in models}
     answers: dict[str, list[int]] = {}

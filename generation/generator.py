@@ -10,7 +10,7 @@ until the answer is complete; after every call the state is plain JSON that
 ``continue_`` resumes, in this process or another, with exactly the tokens one
 uninterrupted run would have given.
 
-About 410 lines, past the ~400 rule on purpose: this is the one class users call, and
+About 460 lines, past the ~400 rule on purpose: this is the one class users call, and
 its methods (start, check, step, continue_, the batched and streaming paths) are thin
 over ``decoder``, ``batch``, ``loading`` and ``text_stream``; splitting the class would
 scatter one API across modules.
@@ -53,7 +53,9 @@ from .window import Window
 DEFAULT_CALL_TOKENS = 256
 DEFAULT_BATCH = 8  # rows per forward pass (bench/generation_overhead.py measures what it buys)
 # Prompt passes kept for decoding (a guard that reads the model makes them before a prompt is
-# decoded); a batch's prompts are all started first. An older one is read again when decoded.
+# decoded). ``generate_batch`` starts all its prompts first, so that a bad one fails before any
+# decoding; an older pass is read again when decoded. ``continue_batch(later=...)`` starts each
+# prompt just before it decodes, so its pass is always kept.
 PROMPT_PASSES_KEPT = 64
 
 

@@ -109,6 +109,16 @@ def test_the_batched_generation_bench_runs_and_reports_each_batch(tiny, capsys):
     assert result["identical_to_one_row"]["2"] <= 3 and result["weights_gb_per_s_at_batch_1"] > 0
 
 
+def test_the_smaller_weights_bench_runs_bf16_beside_fp32_without_torchao(tiny, capsys):
+    import json
+
+    bench = load_bench("int8_weights")
+    model, _ = tiny
+    assert bench.main(["--model", str(model), "--tokens", "40", "--repeats", "1", "--threads", "1"]) == 0
+    arms = json.loads(capsys.readouterr().out)["arms"]
+    assert {"fp32", "bf16"} <= set(arms) and arms["fp32"]["ratio"] == 1.0 and arms["bf16"]["tokens_per_s"] > 0
+
+
 def test_rows_that_arrive_while_it_runs_join_and_equal_their_one_row_generations(gen64):
     from generation.batch import run_batch
 
