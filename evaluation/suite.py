@@ -55,7 +55,7 @@ from .sets import Sets, load_sets
 
 
 class _Progress:
-    """One stderr progress bar per set (tqdm), or nothing."""
+    """A stderr progress bar (tqdm), or nothing."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -103,8 +103,6 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     for name in ("repetition_penalty", "no_repeat_ngram", "jump_forward"):  # else the model's own defaults
         if getattr(config, name) is not None:
             settings[name] = getattr(config, name)
-    clock = {"generation_s": 0.0}
-    common = (generator, config, settings, clock)
 
     # One stream of jobs, so that a finished row's slot goes to the next job whatever its set:
     # recipes first, the short off-domain replies last to fill the batch's tail.
@@ -117,7 +115,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     ]
     jobs = [(prompt, prefix, config.seed + i) for group in groups for i, (prompt, prefix) in enumerate(group)]
     with bars.bar(len(jobs), "answers") as bar:
-        rows = _answer_all(*common, jobs, bar)
+        rows, generation_s = _answer_all(generator, config, settings, jobs, bar)
     title_rows, steps_rows, in_rows, off_rows = _split(rows, [len(g) for g in groups])
 
     title_preds = [r["_answer"] if r["answer_kind"] == "recipe" else None for r in title_rows]
@@ -170,8 +168,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     metrics["latency_p50"] = estimate(_percentile(latencies, 50), None, None, n, "seconds", "latency_p50")
     metrics["latency_p95"] = estimate(_percentile(latencies, 95), None, None, n, "seconds", "latency_p95")
     total_tokens = sum(r["tokens"] for r in all_rows)
-    seconds = clock["generation_s"]
-    metrics["tokens_per_second"] = estimate(total_tokens / seconds if seconds else 0.0, None, None,
+    metrics["tokens_per_second"] = estimate(total_tokens / generation_s if generation_s else 0.0, None, None,
                                              total_tokens, "tokens/s", "tokens_per_second")
 
     rates = rates_by([r["contaminated"] for r in off_rows], [r["topic"] for r in off_rows])
@@ -192,15 +189,16 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
         "baselines": {name: means(scores, config) for name, scores in base.items()},
         "differences": differences({**title_scores, **steps_scores}, base, config),
         "contamination_by_topic": by_topic,
-        "timings": {"total_s": time.perf_counter() - started, "generation_s": clock["generation_s"],
+        "timings": {"total_s": time.perf_counter() - started, "generation_s": generation_s,
                     "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
     return report, samples
 
 
-def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], clock: dict[str, float],
-                jobs: list[tuple[str, str | None, int]], bar: Any) -> list[dict[str, Any]]:
-    """Answers to ``(prompt, forced prefix or None, seed)`` jobs, in order, ``config.batch_size`` at a time.
+def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any],
+                jobs: list[tuple[str, str | None, int]], bar: Any) -> tuple[list[dict[str, Any]], float]:
+    """Answers to ``(prompt, forced prefix or None, seed)`` jobs, in order, ``config.batch_size`` at
+    a time, and the seconds they took (each prompt's start, its guard and prompt pass included).
 
     A forced prefix (the steps protocol) is the answer's beginning, its budget
     ``max_total_tokens`` beyond it; it is forced unless the schema refuses its tokenization
@@ -208,6 +206,8 @@ def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], c
     routing) only as a place in the batch frees up, and its ``latency_s`` is its time in the
     batch, from entering to leaving.
     """
+    for prompt, _, _ in jobs:  # a prompt the model cannot answer fails now, not mid-run
+        generator.check_prompt(prompt)
     forced: list[bool | None] = []
 
     def states() -> Iterator[Any]:
@@ -239,8 +239,7 @@ def _answer_all(generator: Any, config: SuiteConfig, settings: dict[str, Any], c
     t0 = time.perf_counter()
     generator.continue_batch([], later=states(), batch_size=config.batch_size,
                              max_new_tokens_per_call=config.max_new_tokens_per_call, on_done=done)
-    clock["generation_s"] += time.perf_counter() - t0
-    return rows
+    return rows, time.perf_counter() - t0
 
 
 def _split(rows: list[dict[str, Any]], sizes: list[int]) -> list[list[dict[str, Any]]]:

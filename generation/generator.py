@@ -55,7 +55,7 @@ DEFAULT_BATCH = 8  # rows per forward pass (bench/generation_overhead.py measure
 # Prompt passes kept for decoding (a guard that reads the model makes them before a prompt is
 # decoded). ``generate_batch`` starts all its prompts first, so that a bad one fails before any
 # decoding; an older pass is read again when decoded. ``continue_batch(later=...)`` starts each
-# prompt just before it decodes, so its pass is always kept.
+# prompt just before it decodes, so its pass is kept while ``batch_size`` is at most this.
 PROMPT_PASSES_KEPT = 64
 
 
@@ -202,13 +202,10 @@ class RecipeGenerator:
         Without a ``mode`` (or with ``"any"``) and with a guard, the guard chooses the mode;
         the state keeps the chosen mode and the guard's score, so resuming needs no guard.
         """
-        _check_prompt(prompt)
         settings = {**self.defaults, **settings}
         guard_score = None
-        ids = self.prompt_ids(prompt)
+        ids = self.check_prompt(prompt)
         if self.guard is not None and settings.get("mode", "any") == "any":
-            if self.guard.reads_model:  # the prompt must fit before the model reads it
-                Window(len(ids), self.n_positions, 1)
             guard_score = self.guard.score(prompt, self._view(ids) if self.guard.reads_model else None)
             settings = {**settings, "mode": self.guard.mode_for(guard_score)}
         config = Settings(**settings)
@@ -233,6 +230,20 @@ class RecipeGenerator:
         while len(self._prompt_passes) > PROMPT_PASSES_KEPT:
             self._prompt_passes.popitem(last=False)
         return view
+
+    def check_prompt(self, prompt: str) -> list[int]:
+        """The prompt's ids (``prompt_ids``) once it is known that this model can answer it: the
+        check ``start`` makes, for a caller that starts its prompts later but wants a bad one
+        refused before any decoding.
+
+        Raises
+        ------
+        UsageError
+            The prompt is empty, too long, not text, or leaves no room in the model's window.
+        """
+        ids = self.prompt_ids(prompt)
+        Window(len(ids), self.n_positions, 1)
+        return ids
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """The token ids the model reads before its answer to ``prompt``, in its prompt format.
@@ -347,7 +358,8 @@ class RecipeGenerator:
         only as slots free up. A generator of ``start(...)`` calls so starts each prompt just
         before it decodes, while its prompt pass (which the guard may read) is still kept.
         With ``batch_size`` 1, or a model whose KV cache cannot be shared, rows run one after
-        another through ``continue_``. Every result carries the whole run's timings.
+        another through ``continue_``, each result with its own timings; batched, every result
+        carries the whole run's (complete once the call returns).
         """
         from .batch import run_batch
 

@@ -148,6 +148,25 @@ def test_batched_answers_give_the_report_of_one_after_another(tiny64):
 
 
 @pytest.mark.slow
+def test_a_set_run_alone_gives_the_answers_it_gets_among_all(tiny64):
+    # answer i of a set samples with seed + i, wherever the set sits in the stream
+    config = {"limit": 2, "batch_size": 3, "temperature": 0.8}
+    _, alone = run_suite(_quick("tiny", sets=("offdomain",), **config), progress=False, generator=tiny64)
+    _, among = run_suite(_quick("tiny", **config), progress=False, generator=tiny64)
+    off = [s for s in among if s["set"] == "offdomain"]
+    assert [s["output"] for s in alone] == [s["output"] for s in off] and len(off) == 2
+
+
+def test_a_prompt_the_model_cannot_read_is_refused_before_any_decoding(tiny, tmp_path, monkeypatch):
+    _, generator = tiny
+    monkeypatch.setattr(generator, "continue_batch", lambda *a, **k: pytest.fail("it decoded"))
+    off = tmp_path / "off.jsonl"
+    off.write_text(json.dumps({"prompt": "what is " * 100, "topic": "x"}) + "\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="no room left for an answer"):
+        run_suite(_quick("tiny", offdomain=str(off)), progress=False, generator=generator)
+
+
+@pytest.mark.slow
 def test_the_cli_writes_the_report_and_gates_set_the_exit_code(tiny, cli, tmp_path):
     path, _ = tiny
     out = tmp_path / "report"

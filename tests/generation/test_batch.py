@@ -109,7 +109,7 @@ def test_the_batched_generation_bench_runs_and_reports_each_batch(tiny, capsys):
     assert result["identical_to_one_row"]["2"] <= 3 and result["weights_gb_per_s_at_batch_1"] > 0
 
 
-def test_the_smaller_weights_bench_runs_bf16_beside_fp32_without_torchao(tiny, capsys):
+def test_the_smaller_weights_bench_runs_bf16_beside_fp32(tiny, capsys):
     import json
 
     bench = load_bench("int8_weights")

@@ -15,30 +15,25 @@ pytestmark = pytest.mark.slow
 TIMEOUT_S = 120  # no test waits longer than this for a thread
 
 
-@pytest.fixture(scope="module")
-def gen64(tiny64):
-    return tiny64
-
-
 @pytest.fixture
-def forwards(gen64):
+def forwards(tiny64):
     """Counts the model's forward passes (prefills and steps alike) while a test runs."""
     calls = {"n": 0}
 
     def count(module, args, kwargs):
         calls["n"] += 1
 
-    handle = gen64.model.register_forward_pre_hook(count, with_kwargs=True)
+    handle = tiny64.model.register_forward_pre_hook(count, with_kwargs=True)
     yield calls
     handle.remove()
 
 
 @pytest.fixture
-def service(gen64, tmp_path):
+def service(tiny64, tmp_path):
     from souschef.chat.feedback import FeedbackStore
     from souschef.chat.service import ChatService
 
-    made = ChatService(gen64, FeedbackStore(tmp_path / "f.db"), max_total_tokens=BUDGET, mode="recipe",
+    made = ChatService(tiny64, FeedbackStore(tmp_path / "f.db"), max_total_tokens=BUDGET, mode="recipe",
                        batch_size=4)
     yield made
     made.close()
@@ -69,23 +64,23 @@ def ask_all(service, asks, hold=None):
 
 
 @pytest.fixture
-def held(gen64):
+def held(tiny64):
     """An Event the model's first forward pass waits for (see ``ask_all``)."""
     go = threading.Event()
 
     def wait(module, args, kwargs):
         go.wait(TIMEOUT_S)
 
-    handle = gen64.model.register_forward_pre_hook(wait, with_kwargs=True)
+    handle = tiny64.model.register_forward_pre_hook(wait, with_kwargs=True)
     yield go
     handle.remove()
 
 
-def test_concurrent_users_all_get_valid_answers_and_share_decoding_steps(service, gen64, forwards, held):
+def test_concurrent_users_all_get_valid_answers_and_share_decoding_steps(service, tiny64, forwards, held):
     turns = ask_all(service, [(p, 0.0) for p in PROMPTS], hold=held)
     together, forwards["n"] = forwards["n"], 0
     assert all(isinstance(t.answer, Recipe) and t.error is None for t in turns)
-    answers = [gen64.generate(p, max_total_tokens=BUDGET, mode="recipe") for p in PROMPTS]
+    answers = [tiny64.generate(p, max_total_tokens=BUDGET, mode="recipe") for p in PROMPTS]
     alone, tokens = forwards["n"], sum(r.tokens for r in answers)
     assert [t.text for t in turns] == [r.text for r in answers]
     # alone, every token but the last costs a forward pass of its own; together, one pass serves them all
@@ -94,17 +89,17 @@ def test_concurrent_users_all_get_valid_answers_and_share_decoding_steps(service
           f"{alone} one after another")
 
 
-def test_a_greedy_answer_in_the_batch_is_the_answer_alone_beside_sampled_ones(service, gen64, held):
+def test_a_greedy_answer_in_the_batch_is_the_answer_alone_beside_sampled_ones(service, tiny64, held):
     asks = [(PROMPTS[0], 0.0), (PROMPTS[1], 0.9), (PROMPTS[2], 0.0), (PROMPTS[3], 1.3)]
     turns = ask_all(service, asks, hold=held)
     for (prompt, temperature), turn in zip(asks, turns, strict=True):
         assert isinstance(turn.answer, Recipe), turn.error
-        alone = gen64.generate(prompt, temperature=temperature, seed=turn.settings["seed"],
+        alone = tiny64.generate(prompt, temperature=temperature, seed=turn.settings["seed"],
                                max_total_tokens=BUDGET, mode="recipe")
         assert turn.text == alone.text  # each row its own settings and sampling stream
 
 
-def test_a_failing_row_ends_alone_and_the_others_are_answered(service, gen64, held, monkeypatch):
+def test_a_failing_row_ends_alone_and_the_others_are_answered(service, tiny64, held, monkeypatch):
     from generation.decoder import Decoder
 
     pick = Decoder.pick
@@ -118,12 +113,12 @@ def test_a_failing_row_ends_alone_and_the_others_are_answered(service, gen64, he
     turns = ask_all(service, [(PROMPTS[0], 0.0), ("Boom?", 0.0), (PROMPTS[2], 0.0)], hold=held)
     assert turns[1].answer is None and turns[1].error == "internal error (RuntimeError)"
     assert [t.text for t in turns[::2]] == [
-        gen64.generate(p, max_total_tokens=BUDGET, mode="recipe").text for p in (PROMPTS[0], PROMPTS[2])]
+        tiny64.generate(p, max_total_tokens=BUDGET, mode="recipe").text for p in (PROMPTS[0], PROMPTS[2])]
     # the worker goes on with the next question
     assert isinstance(ask_all(service, [(PROMPTS[1], 0.0)])[0].answer, Recipe)
 
 
-def test_a_client_that_stops_listening_leaves_the_batch_and_the_others_finish(service, gen64):
+def test_a_client_that_stops_listening_leaves_the_batch_and_the_others_finish(service, tiny64):
     gone = service.ask("gone", PROMPTS[3], 0.0)
     for _ in range(4):  # the empty turn, then three pieces
         next(gone)
@@ -134,7 +129,7 @@ def test_a_client_that_stops_listening_leaves_the_batch_and_the_others_finish(se
     assert service._scheduler.queued == 0
 
 
-def test_a_failed_forward_pass_fails_its_rows_and_the_worker_goes_on(service, gen64):
+def test_a_failed_forward_pass_fails_its_rows_and_the_worker_goes_on(service, tiny64):
     failed = {"done": False}
 
     def once(module, args, kwargs):
@@ -142,7 +137,7 @@ def test_a_failed_forward_pass_fails_its_rows_and_the_worker_goes_on(service, ge
             failed["done"] = True
             raise RuntimeError("out of memory")
 
-    handle = gen64.model.register_forward_pre_hook(once, with_kwargs=True)
+    handle = tiny64.model.register_forward_pre_hook(once, with_kwargs=True)
     try:
         turns = ask_all(service, [(PROMPTS[0], 0.0), (PROMPTS[2], 0.0)])
     finally:
@@ -151,11 +146,11 @@ def test_a_failed_forward_pass_fails_its_rows_and_the_worker_goes_on(service, ge
     assert isinstance(ask_all(service, [(PROMPTS[1], 0.0)])[0].answer, Recipe)
 
 
-def test_closing_the_service_stops_its_worker_and_later_questions_are_refused(gen64, tmp_path):
+def test_closing_the_service_stops_its_worker_and_later_questions_are_refused(tiny64, tmp_path):
     from souschef.chat.feedback import FeedbackStore
     from souschef.chat.service import ChatService
 
-    service = ChatService(gen64, FeedbackStore(tmp_path / "f.db"), max_total_tokens=BUDGET, mode="recipe",
+    service = ChatService(tiny64, FeedbackStore(tmp_path / "f.db"), max_total_tokens=BUDGET, mode="recipe",
                           batch_size=3)
     assert isinstance(list(service.ask("s", PROMPTS[0]))[-1].answer, Recipe)
     service.close()
@@ -174,7 +169,7 @@ def test_a_batch_of_one_is_todays_service_one_generation_at_a_time(tiny, tmp_pat
 
 @pytest.mark.filterwarnings("ignore:unclosed event loop:ResourceWarning")  # Gradio's (see test_app.py)
 @pytest.mark.filterwarnings("ignore:unclosed <socket.socket fd=\\d+, family=1:ResourceWarning")
-def test_the_app_lets_as_many_answers_run_at_once_as_the_service_decodes_together(gen64, tmp_path):
+def test_the_app_lets_as_many_answers_run_at_once_as_the_service_decodes_together(tiny64, tmp_path):
     import asyncio
     import gc
 
@@ -184,7 +179,7 @@ def test_the_app_lets_as_many_answers_run_at_once_as_the_service_decodes_togethe
     from souschef.chat.service import ChatService
 
     for batch in (1, 4):
-        service = ChatService(gen64, FeedbackStore(tmp_path / "f.db"), batch_size=batch)
+        service = ChatService(tiny64, FeedbackStore(tmp_path / "f.db"), batch_size=batch)
         try:
             respond = [fn for fn in build_app(service).fns.values() if fn.api_name == "respond"]
             assert [fn.concurrency_limit for fn in respond] == [batch]
