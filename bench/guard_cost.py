@@ -16,31 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from timing import medians  # noqa: E402  (bench/, beside this script)
+
 LOAD_TARGET_S = 0.1
-
-
-def timed(work: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
-
-
-def medians(arms: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """The median seconds of each arm, the arms interleaved in every round."""
-    runs: dict[str, list[float]] = {name: [] for name in arms}
-    for _ in range(repeats):
-        for name, work in arms.items():
-            runs[name].append(timed(work))
-    return {name: statistics.median(times) for name, times in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
+
+from timing import medians  # bench/, beside this script
 
 TARGET_S = 60.0
 
@@ -42,15 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     generator = RecipeGenerator.from_pretrained(guard=False)
     examples = load_examples([*map(str, default_data_files()), *args.data]).examples
     reader = ViewReader(generator.model, generator.prompt_ids)
-    times: dict[str, list[float]] = {"text": [], "view": []}
-    for _ in range(args.repeats):
-        for name, work in (("text", lambda: guard_for_examples(examples)),
-                           ("view", lambda: guard_for_examples(examples, reader))):
-            start = time.perf_counter()
-            work()
-            times[name].append(time.perf_counter() - start)
-            print(f"{name}: {times[name][-1]:.1f} s", file=sys.stderr)
-    text, view = statistics.median(times["text"]), statistics.median(times["view"])
+    fits = medians({"text": lambda: guard_for_examples(examples),
+                    "view": lambda: guard_for_examples(examples, reader)}, args.repeats, log=True)
+    text, view = fits["text"], fits["view"]
     figures = {"examples": len(examples), "repeats": args.repeats, "threads": torch.get_num_threads(),
                "text_guard_s": text, "view_guard_s": view, "added_s": view - text, "target_s": TARGET_S}
     if args.json:

@@ -25,7 +25,8 @@ import argparse
 import json
 import statistics
 import sys
-import time
+
+from timing import medians  # bench/, beside this script
 
 TARGET_MS = 50.0
 
@@ -63,17 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         guard.score(prompt, view)
 
     times: dict[str, list[float]] = {"pass": [], "routed": [], "text": []}
-    arms = {"pass": lambda p, i: plain(i), "routed": routed, "text": lambda p, i: text_guard.score(p)}
     for n, prompt in enumerate(prompts):
-        ids = generator.prompt_ids(prompt)
-        rounds: dict[str, list[float]] = {name: [] for name in arms}
-        for _ in range(args.repeats):
-            for name, work in arms.items():
-                start = time.perf_counter()
-                work(prompt, ids)
-                rounds[name].append(time.perf_counter() - start)
-        for name in arms:
-            times[name].append(statistics.median(rounds[name]))
+        ids = generator.prompt_ids(prompt)  # the arms below run in this iteration, so its names hold
+        rounds = medians({"pass": lambda: plain(ids), "routed": lambda: routed(prompt, ids),  # noqa: B023
+                          "text": lambda: text_guard.score(prompt)}, args.repeats)  # noqa: B023
+        for name, seconds in rounds.items():
+            times[name].append(seconds)
         print(f"\r{n + 1}/{len(prompts)} prompts", end="", file=sys.stderr)
     print(file=sys.stderr)
     added = [r - p for r, p in zip(times["routed"], times["pass"], strict=True)]

@@ -99,15 +99,21 @@ def tiny(tmp_path_factory):
     return path, RecipeGenerator.from_pretrained(path, guard=False)
 
 
-@pytest.fixture(scope="module")
-def tiny64(tiny):
-    """A generator of the tiny model in float64, where batched and one-row products round alike."""
+def float64_generator(path):
+    """An unguarded generator of the model at ``path`` in float64, where batched and one-row
+    products, and one pass over several tokens and one pass per token, round alike."""
     from generation import RecipeGenerator
 
-    gen = RecipeGenerator.from_pretrained(tiny[0], guard=False)
+    gen = RecipeGenerator.from_pretrained(path, guard=False)
     gen.model = gen.model.double()
     gen._decoders.clear()
     return gen
+
+
+@pytest.fixture(scope="module")
+def tiny64(tiny):
+    """The tiny model's generator in float64 (``float64_generator``)."""
+    return float64_generator(tiny[0])
 
 
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
@@ -156,6 +162,8 @@ def load_bench(name: str):
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    if str(path.parent) not in sys.path:  # as `python bench/NAME.py` has it: the benches' helpers beside it
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
