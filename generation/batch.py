@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from .decoder import Decoder
+from .kv_cache import append_in_place
 from .state import GenerationState
 from .window import Window
 
@@ -74,7 +75,7 @@ class _SharedCache:
         layers = single.layers
         need = layers[0].keys.shape[2]
         if self.cache is None:
-            self.cache = single
+            self.cache = append_in_place(single)
             for layer in layers:  # grow the one-row cache into the shared one
                 layer.keys = _slotted(layer.keys, self.slots, slot)
                 layer.values = _slotted(layer.values, self.slots, slot)

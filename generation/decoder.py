@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from .grammar import Grammar
+from .kv_cache import append_in_place
 from .loading import cache_arg
 from .sampling import choose
 from .state import GenerationState
@@ -229,6 +230,7 @@ class Decoder:
                 t1 = time.perf_counter()
                 context_ids = st.prompt_ids + st.generated_ids[start:]
                 logits, cache = self.prefill(context_ids)
+                append_in_place(cache)
                 cache_start = start
                 self.timings.prefill_s += time.perf_counter() - t1
                 self.timings.prefills += 1
