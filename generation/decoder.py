@@ -34,6 +34,7 @@ import torch
 from .grammar import Grammar
 from .kv_cache import append_in_place
 from .loading import cache_arg
+from .prefix import SharedPrefix
 from .sampling import choose
 from .state import GenerationState
 from .window import Window, default_keep
@@ -81,6 +82,7 @@ class Decoder:
         self._cache_arg = cache_arg(model)
         # prompt passes made before decoding (by a guard reading the model): taken, not made again
         self.prompt_passes: dict[tuple[int, ...], tuple[torch.Tensor, Any]] = {}
+        self.prefix: SharedPrefix | None = None  # the prompt format's shared prefix, read once
 
     # ------------------------------------------------------------------ model
     @torch.no_grad()
@@ -93,9 +95,13 @@ class Decoder:
     def prefill(self, ids: list[int]) -> tuple[torch.Tensor, Any]:
         """The next-token logits after ``ids`` read from scratch, and their KV cache (one row).
 
-        A pass over the same ids already made (``prompt_passes``) is taken instead, once."""
+        A pass over the same ids already made (``prompt_passes``) is taken instead, once; the
+        prompt format's shared prefix (``prefix``) is not read again."""
         made = self.prompt_passes.pop(tuple(ids), None)
-        return made if made is not None else self._forward(ids, None)
+        if made is not None:
+            return made
+        cache, rest = self.prefix.split(ids) if self.prefix is not None else (None, ids)
+        return self._forward(rest, cache)
 
     @torch.no_grad()
     def forward_batch(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,

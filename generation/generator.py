@@ -45,6 +45,7 @@ from .decoder import Decoder, Timings
 from .grammar import Grammar
 from .guard import GUARD_FILE, DomainGuard
 from .loading import context_length, model_identity, stop_ids
+from .prefix import SharedPrefix, shared_prefix
 from .state import GenerationState, Settings
 from .text_stream import TextStream
 from .vocabulary import token_bytes
@@ -145,7 +146,7 @@ class RecipeGenerator:
         self.model_id = model_id or model_identity(model, tokenizer)
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
         if self.guard is not None and self.guard.reads_model:
-            from .guard.view import check_model, shared_prefix
+            from .guard.view import check_model
 
             check_model(model, self.guard.view_layer, self.guard.view_weights.size)
             prefix = shared_prefix(self.prompt_ids)
@@ -158,6 +159,7 @@ class RecipeGenerator:
         self._grammars: dict[str, Grammar] = {}
         self._decoders: dict[str, Decoder] = {}
         self._can_batch: bool | None = None
+        self._prefix: SharedPrefix | None = None
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -225,7 +227,8 @@ class RecipeGenerator:
         from .guard.view import prompt_pass
 
         assert self.guard is not None
-        view, logits, cache = prompt_pass(self.model, ids, self.guard.view_layer, self.guard.view_prefix)
+        view, logits, cache = prompt_pass(self.model, ids, self.guard.view_layer, self.guard.view_prefix,
+                                          self._shared_prefix())
         self._prompt_passes[tuple(ids)] = (logits, cache)
         while len(self._prompt_passes) > PROMPT_PASSES_KEPT:
             self._prompt_passes.popitem(last=False)
@@ -431,7 +434,14 @@ class RecipeGenerator:
         decoder.timings = Timings()
         decoder.fuse_forced = self.fuse_forced
         decoder.prompt_passes = self._prompt_passes
+        decoder.prefix = self._shared_prefix()
         return decoder
+
+    def _shared_prefix(self) -> SharedPrefix:
+        """The ids every prompt begins with in this prompt format, their keys and values read once."""
+        if self._prefix is None or self._prefix.model is not self.model:
+            self._prefix = SharedPrefix.of(self.model, self.prompt_ids)
+        return self._prefix
 
     def decode(self, ids: list[int]) -> str:
         """The text of generated ids, from the exact bytes the grammar checked."""

@@ -8,7 +8,8 @@ classifier on that vector is the model's judgment of what a prompt is about, in 
 training prompt need have; it works for any causal LM with a list of blocks (SmolLM2,
 GPT-2, the tiny models, a user's own), each guard fitted for its model.
 
-``prompt_pass`` is what generation runs (one prompt, the KV cache kept for decoding);
+``prompt_pass`` is what generation runs (one prompt, the shared prefix's keys and values
+taken from ``generation.prefix.SharedPrefix``, the KV cache kept for decoding);
 ``prompt_views`` is what fitting runs over thousands of prompts: the shared prefix read
 once, the pass stopped after the block, rows right-padded. Both read the block's output
 through the same forward hook, so they give the same vector (to float32 rounding).
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from generation.loading import block_count, cache_arg, context_length
+from generation.prefix import SharedPrefix, shared_prefix
 from recipe_schema import ModelLoadError
 
 
@@ -35,15 +37,6 @@ def default_layer(n_blocks: int) -> int:
     chosen by cross-validation grouped by topic (``experiments/guard_model.py``).
     """
     return n_blocks // 2 + 1
-
-
-def shared_prefix(prompt_ids: Callable[[str], list[int]]) -> int:
-    """How many leading token ids every prompt has in a prompt format (its system turn)."""
-    a, b = prompt_ids("Why?"), prompt_ids("How so, then?")
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 def blocks(model: Any) -> Any:
@@ -90,13 +83,17 @@ def _mean(hidden: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def prompt_pass(model: Any, ids: Sequence[int], layer: int, prefix: int
+def prompt_pass(model: Any, ids: Sequence[int], layer: int, prefix: int, shared: SharedPrefix | None = None
                 ) -> tuple[np.ndarray, torch.Tensor, Any]:
-    """One prompt's pass: the guard's view, and the next-token logits and KV cache decoding goes on from."""
+    """One prompt's pass: the guard's view, and the next-token logits and KV cache decoding goes on from.
+    With ``shared`` (the prompt format's prefix, read once) only the ids after it are read."""
     device = next(model.parameters()).device
+    cache, rest = shared.split(ids) if shared is not None else (None, list(ids))
+    kwargs = {cache_arg(model): cache} if cache is not None else {}
     with _reading(model, layer, stop=False) as seen:
-        out = model(input_ids=torch.tensor([list(ids)], device=device), use_cache=True)
-    start = min(prefix, len(ids) - 1)  # a prompt is never all prefix: at least its last token
+        out = model(input_ids=torch.tensor([rest], device=device), use_cache=True, **kwargs)
+    # the view averages the tokens after the prefix (a prompt is never all prefix: at least its last)
+    start = max(min(prefix, len(ids) - 1) - (len(ids) - len(rest)), 0)
     cache = getattr(out, "cache", None) or out.past_key_values
     return _mean(seen["hidden"][0, start:]), out.logits[0, -1], cache
 
