@@ -40,6 +40,10 @@ LABELS = {
     "on_topic_dish": "in-domain prompts naming a dish answered with a recipe whose title names it",
 }
 SETS = ("heldout", "offdomain", "indomain")  # what a run generates for; --sets picks some
+# Answers decoded together. Twice the API's and the chat's 8: a run is hundreds of answers,
+# so throughput is what counts, and 16 rows gave 1.33x the answers a second of 8 for 1 GB
+# more memory (docs/BENCHMARKS.md, "`souschef evaluate`, end to end").
+EVALUATE_BATCH = 16
 
 
 @dataclass
@@ -68,7 +72,7 @@ class SuiteConfig:
     repetition_penalty: float | None = None  # None: the model's own default
     no_repeat_ngram: int | None = None       # None: the model's own default
     jump_forward: bool | None = None         # None: the model's own default
-    batch_size: int = 8                      # answers decoded together (generation.batch)
+    batch_size: int = EVALUATE_BATCH         # answers decoded together (generation.batch)
     sets: tuple[str, ...] = SETS
 
     def __post_init__(self) -> None:

@@ -216,7 +216,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def register_evaluate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     """Register ``evaluate`` on the subparsers ``sub``."""
-    from evaluation.config import SETS  # light: no torch, no evaluate
+    from evaluation.config import EVALUATE_BATCH, SETS  # light: no torch, no evaluate
 
     p = sub.add_parser(
         "evaluate",
@@ -259,9 +259,9 @@ def register_evaluate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--jump-forward", action=argparse.BooleanOptionalAction, default=None,
                    help="take the text the schema forces without sampling (default: the model's own, "
                         "else off)")
-    p.add_argument("--batch-size", type=positive_int, default=8, metavar="B",
-                   help="answers decoded together, one forward pass per step for all (default 8; 1: one "
-                        "after another)")
+    p.add_argument("--batch-size", type=positive_int, default=EVALUATE_BATCH, metavar="B",
+                   help=f"answers decoded together, one forward pass per step for all (default "
+                        f"{EVALUATE_BATCH}; 8 needs about 1 GB less memory; 1: one after another)")
     p.add_argument("--sets", type=sets, default=SETS, metavar="NAME[,NAME...]",
                    help="the sets to generate for: heldout, offdomain, indomain (default: all three; "
                         "held-out quality depends on the model, contamination and refusals on the guard)")
