@@ -47,16 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     arms = [(b, mode) for b in opts.batches for mode in ("concatenate", "in place")]
     rates: dict[tuple[int, str], list[float]] = {arm: [] for arm in arms}
     answers: dict[tuple[int, str], list[list[int]]] = {}
-    for repeat in range(opts.repeats):
-        for batch, mode in arms:
-            _concatenating(mode == "concatenate")
-            start = time.perf_counter()
-            answers[(batch, mode)] = answer(batch)
-            seconds = time.perf_counter() - start
-            rates[(batch, mode)].append(sum(map(len, answers[(batch, mode)])) / seconds)
-            print(f"repeat {repeat + 1}/{opts.repeats}: batch {batch}, {mode}: "
-                  f"{rates[(batch, mode)][-1]:.1f} tokens/s", file=sys.stderr)
-    _concatenating(False)
+    try:
+        for repeat in range(opts.repeats):
+            for batch, mode in arms:
+                _concatenating(mode == "concatenate")
+                start = time.perf_counter()
+                answers[(batch, mode)] = answer(batch)
+                seconds = time.perf_counter() - start
+                rates[(batch, mode)].append(sum(map(len, answers[(batch, mode)])) / seconds)
+                print(f"repeat {repeat + 1}/{opts.repeats}: batch {batch}, {mode}: "
+                      f"{rates[(batch, mode)][-1]:.1f} tokens/s", file=sys.stderr)
+    finally:
+        _concatenating(False)  # the product's path again, whatever happened
     rows = [{"batch": b, "concatenate_tokens_per_s": statistics.median(rates[(b, "concatenate")]),
              "in_place_tokens_per_s": statistics.median(rates[(b, "in place")]),
              "identical": answers[(b, "concatenate")] == answers[(b, "in place")]} for b in opts.batches]

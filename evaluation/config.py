@@ -41,7 +41,7 @@ LABELS = {
 }
 SETS = ("heldout", "offdomain", "indomain")  # what a run generates for; --sets picks some
 # Answers decoded together. Twice the API's and the chat's 8: a run is hundreds of answers,
-# so throughput is what counts, and 16 rows gave 1.33x the answers a second of 8 for 1 GB
+# so throughput is what counts, and 16 rows gave 1.33x the answers a second of 8 for 0.8-1 GB
 # more memory (docs/BENCHMARKS.md, "`souschef evaluate`, end to end").
 EVALUATE_BATCH = 16
 

@@ -3,7 +3,8 @@
 transformers' ``DynamicLayer`` appends a step's keys and values with ``torch.cat``, which
 copies the layer's whole cache: per token, every layer's keys and values once more. At
 batch 8 with contexts of a thousand tokens that copy was a fifth of a decoding step's
-time on the CPU (``bench/batched_generation.py``). ``AppendInPlaceLayer`` keeps the
+time on the CPU (cProfile of ``souschef evaluate --limit 8``; ``bench/kv_cache.py``
+measures the difference). ``AppendInPlaceLayer`` keeps the
 keys and values in buffers with room to grow (a quarter as much again, at least
 ``ROOM_MIN`` columns) and writes each step's columns into them; ``keys`` and ``values``
 are views of the filled part, so attention reads the same numbers as before.
@@ -17,7 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers.cache_utils import DynamicLayer
+
+try:
+    from transformers.cache_utils import DynamicLayer
+except ImportError:  # transformers before 4.54 keeps no layer objects: nothing to convert
+    DynamicLayer = object  # type: ignore[misc,assignment]
 
 ROOM_MIN = 64  # columns added at least when a buffer grows
 
@@ -32,8 +37,8 @@ class AppendInPlaceLayer(DynamicLayer):
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
                ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
+        if self.keys is None or self.keys.dim() != 4:  # the first update: what DynamicLayer's sets
+            self.is_initialized, self.device = True, key_states.device
         self.keys = self._append("keys", self.keys, key_states)
         self.values = self._append("values", self.values, value_states)
         return self.keys, self.values
@@ -45,6 +50,7 @@ class AppendInPlaceLayer(DynamicLayer):
         if (buffer is None or current is not handed or need > buffer.shape[-2]
                 or buffer.shape[:2] != new.shape[:2]):
             # first use, a tensor set from outside, or no room left: a fresh buffer with room
+            self._buffers.pop(name, None)  # a buffer replaced from outside is freed before the new one
             buffer = new.new_empty(*new.shape[:2], need + max(ROOM_MIN, need // 4), new.shape[-1])
             if current is not None and filled:
                 buffer[:, :, :filled] = current

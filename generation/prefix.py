@@ -28,7 +28,9 @@ def shared_prefix(prompt_ids: Callable[[str], list[int]]) -> int:
 class SharedPrefix:
     """A prefix's ids and, once first needed, its KV cache for ``model``.
 
-    ``SharedPrefix.of(model, prompt_ids)`` is the prefix of the prompt format ``prompt_ids`` applies."""
+    ``SharedPrefix.of(model, prompt_ids)`` is the prefix of the prompt format ``prompt_ids`` applies.
+    The cache is read again when the model's weights change dtype or device, not when they change
+    in place (``load_state_dict``, an adapter merged into the live model): make a new one then."""
 
     def __init__(self, model: Any, ids: Sequence[int]):
         self.model = model

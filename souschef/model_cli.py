@@ -261,7 +261,7 @@ def register_evaluate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         "else off)")
     p.add_argument("--batch-size", type=positive_int, default=EVALUATE_BATCH, metavar="B",
                    help=f"answers decoded together, one forward pass per step for all (default "
-                        f"{EVALUATE_BATCH}; 8 needs about 1 GB less memory; 1: one after another)")
+                        f"{EVALUATE_BATCH}; 8 needs up to 1 GB less memory; 1: one after another)")
     p.add_argument("--sets", type=sets, default=SETS, metavar="NAME[,NAME...]",
                    help="the sets to generate for: heldout, offdomain, indomain (default: all three; "
                         "held-out quality depends on the model, contamination and refusals on the guard)")

@@ -88,7 +88,9 @@ def prompt_pass(model: Any, ids: Sequence[int], layer: int, prefix: int, shared:
     """One prompt's pass: the guard's view, and the next-token logits and KV cache decoding goes on from.
     With ``shared`` (the prompt format's prefix, read once) only the ids after it are read."""
     device = next(model.parameters()).device
-    cache, rest = shared.split(ids) if shared is not None else (None, list(ids))
+    # a shared prefix longer than the view's would drop tokens the view averages: read whole then
+    usable = shared is not None and len(shared.ids) <= prefix
+    cache, rest = shared.split(ids) if usable and shared is not None else (None, list(ids))
     kwargs = {cache_arg(model): cache} if cache is not None else {}
     with _reading(model, layer, stop=False) as seen:
         out = model(input_ids=torch.tensor([rest], device=device), use_cache=True, **kwargs)

@@ -1,6 +1,7 @@
 """The prompt format's shared prefix, read once (generation.prefix)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +75,21 @@ def test_the_bench_reads_prompts_both_ways_with_the_same_logits(tiny_llama, caps
     assert result["prefix_tokens"] > 0 and result["prompt_tokens"] > result["prefix_tokens"]
     assert result["largest_logit_difference"] < 1e-4 and set(result["ms_a_prompt"]) == {
         "whole", "from the shared prefix"}
+
+
+def test_the_guards_view_from_the_prefix_is_the_view_of_a_whole_read(gen64):
+    from generation.guard.view import prompt_pass
+
+    prefix = SharedPrefix.of(gen64.model, gen64.prompt_ids)
+    for prompt in PROMPTS:
+        ids = gen64.prompt_ids(prompt)
+        whole, whole_logits, _ = prompt_pass(gen64.model, ids, 2, len(prefix.ids))
+        part, part_logits, cache = prompt_pass(gen64.model, ids, 2, len(prefix.ids), prefix)
+        np.testing.assert_allclose(part, whole, rtol=0, atol=1e-9)
+        torch.testing.assert_close(part_logits, whole_logits, rtol=0, atol=1e-9)
+        assert cache.get_seq_length() == len(ids)
+    # a shared prefix longer than the view's would drop tokens the view averages: read whole
+    shorter = len(prefix.ids) - 1
+    ids = gen64.prompt_ids(PROMPTS[0])
+    np.testing.assert_allclose(prompt_pass(gen64.model, ids, 2, shorter, prefix)[0],
+                               prompt_pass(gen64.model, ids, 2, shorter)[0], rtol=0, atol=1e-9)
