@@ -45,7 +45,7 @@ from .decoder import Decoder, Timings
 from .grammar import Grammar
 from .guard import GUARD_FILE, DomainGuard
 from .loading import context_length, model_identity, stop_ids
-from .prefix import SharedPrefix, shared_prefix
+from .prefix import SharedPrefix
 from .state import GenerationState, Settings
 from .text_stream import TextStream
 from .vocabulary import token_bytes
@@ -144,12 +144,13 @@ class RecipeGenerator:
         self.fuse_forced = True  # jump-forward feeds a forced run in one pass (False: one per step)
         self.n_positions = context_length(model)
         self.model_id = model_id or model_identity(model, tokenizer)
+        self._prefix: SharedPrefix | None = None  # read once, when first needed
         self.guard: DomainGuard | None = DomainGuard.default() if guard is True else guard or None
         if self.guard is not None and self.guard.reads_model:
             from .guard.view import check_model
 
             check_model(model, self.guard.view_layer, self.guard.view_weights.size)
-            prefix = shared_prefix(self.prompt_ids)
+            prefix = len(self._shared_prefix().ids)
             if prefix != self.guard.view_prefix:
                 raise ModelLoadError(f"the guard was fitted for another prompt format (its shared prefix is "
                                      f"{self.guard.view_prefix} tokens, this model's {prefix}): use the "
@@ -159,7 +160,6 @@ class RecipeGenerator:
         self._grammars: dict[str, Grammar] = {}
         self._decoders: dict[str, Decoder] = {}
         self._can_batch: bool | None = None
-        self._prefix: SharedPrefix | None = None
 
     # ---------------------------------------------------------------- loading
     @classmethod

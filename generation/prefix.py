@@ -48,10 +48,15 @@ class SharedPrefix:
         n = len(self.ids)
         if not n or len(ids) <= n or tuple(ids[:n]) != self.ids:
             return None, list(ids)
-        return copy.deepcopy(self._read()), list(ids[n:])
+        return self.cache(), list(ids[n:])
+
+    def cache(self) -> Any:
+        """A copy of the prefix's KV cache (one row), for a pass that goes on from it."""
+        return copy.deepcopy(self.read())
 
     @torch.no_grad()
-    def _read(self) -> Any:
+    def read(self) -> Any:
+        """The prefix's KV cache, read now if not yet (do not change it: ``cache`` gives a copy)."""
         weights = next(self.model.parameters())
         if self._cache is None or self._read_for != (weights.dtype, weights.device):  # read again after .to()
             out = self.model(input_ids=torch.tensor([list(self.ids)], device=weights.device), use_cache=True)

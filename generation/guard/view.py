@@ -17,7 +17,6 @@ Needs torch; only a guard that reads the model imports this module.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -89,8 +88,8 @@ def prompt_pass(model: Any, ids: Sequence[int], layer: int, prefix: int, shared:
     With ``shared`` (the prompt format's prefix, read once) only the ids after it are read."""
     device = next(model.parameters()).device
     # a shared prefix longer than the view's would drop tokens the view averages: read whole then
-    usable = shared is not None and len(shared.ids) <= prefix
-    cache, rest = shared.split(ids) if usable and shared is not None else (None, list(ids))
+    cache, rest = (shared.split(ids) if shared is not None and len(shared.ids) <= prefix
+                   else (None, list(ids)))
     kwargs = {cache_arg(model): cache} if cache is not None else {}
     with _reading(model, layer, stop=False) as seen:
         out = model(input_ids=torch.tensor([rest], device=device), use_cache=True, **kwargs)
@@ -113,10 +112,9 @@ def prompt_views(model: Any, ids: Sequence[Sequence[int]], layer: int, prefix: i
     device = next(model.parameters()).device
     cache_name = cache_arg(model)
     prefix = min(prefix, *(len(i) - 1 for i in ids)) if ids else 0
-    base = None
-    if prefix:
-        out = model(input_ids=torch.tensor([list(ids[0][:prefix])], device=device), use_cache=True)
-        base = getattr(out, "cache", None) or out.past_key_values
+    shared = SharedPrefix(model, ids[0][:prefix]) if prefix else None
+    if shared is not None:
+        shared.read()  # now: inside the hook below, a pass stops after the block read
     views: list[np.ndarray | None] = [None] * len(ids)
     for k, one in enumerate(ids):  # a prompt whose first word merged into the prefix: read whole
         if list(one[:prefix]) != list(ids[0][:prefix]):
@@ -136,12 +134,12 @@ def prompt_views(model: Any, ids: Sequence[Sequence[int]], layer: int, prefix: i
                 mask[r, prefix:prefix + len(tail)] = 1
             positions = torch.arange(prefix, prefix + width).expand(n, -1)
             kwargs: dict[str, Any] = {"position_ids": positions.to(device)}
-            if base is not None:
-                cache = copy.deepcopy(base)
+            if shared is not None:
+                cache = shared.cache()
                 cache.batch_repeat_interleave(n)
                 kwargs[cache_name] = cache
             with suppress(_Stop):  # raised once the block read has run
-                model(input_ids=x.to(device), attention_mask=mask.to(device), use_cache=base is not None,
+                model(input_ids=x.to(device), attention_mask=mask.to(device), use_cache=shared is not None,
                       **kwargs)
             for r, k in enumerate(rows):
                 views[k] = _mean(seen["hidden"][r, :len(tails[r])])

@@ -38,7 +38,7 @@ def test_a_prefill_from_the_prefix_gives_the_logits_and_cache_of_a_whole_read(ge
         torch.testing.assert_close(part, whole, rtol=0, atol=1e-9)
         assert part_cache.get_seq_length() == whole_cache.get_seq_length() == len(ids)
         torch.testing.assert_close(part_cache.layers[0].keys, whole_cache.layers[0].keys, rtol=0, atol=1e-9)
-    assert prefix._read().get_seq_length() == len(prefix.ids)  # each prompt read from a copy
+    assert prefix.read().get_seq_length() == len(prefix.ids)  # each prompt read from a copy
 
 
 def test_ids_that_do_not_go_past_the_prefix_are_read_whole(gen64):
@@ -58,7 +58,7 @@ def test_answers_are_those_of_whole_reads_greedy(gen64):
 
 def test_the_prefix_is_read_again_when_the_models_weights_change_dtype(gen64):
     prefix = SharedPrefix.of(gen64.model, gen64.prompt_ids)
-    assert prefix._read().layers[0].keys.dtype == torch.float64
+    assert prefix.read().layers[0].keys.dtype == torch.float64
     gen64.model.float()
     cache, _ = prefix.split(gen64.prompt_ids(PROMPTS[0]))
     assert cache.layers[0].keys.dtype == torch.float32
