@@ -1,13 +1,15 @@
-"""Smaller weights on the CPU (bf16; int8 with torchao), against fp32, side by side in one process.
+"""Smaller weights on the CPU (souschef's int8, bf16; torchao's int8) against fp32, in one process.
 
-    pip install torchao==0.18.0          # optional, not a souschef dependency: it did not pay here
     python bench/int8_weights.py         # the shipped assistant, 2 CPU threads
+    pip install torchao==0.18.0          # optional, not a souschef dependency: adds its two int8 arms
 
 The same prompt is answered greedily at batch 1 (recipe mode, --tokens tokens) by the
-fp32 model, a bf16 copy (half the bytes; oneDNN uses AMX / AVX512-BF16 where the CPU has
-them) and, when torchao is installed, copies quantized with its int8 weight-only and int8
-dynamic (activations and weights) configurations, interleaved over --repeats. Reported:
-the median tokens/s of each, the ratio to fp32, and whether each answer equals fp32's.
+fp32 model, the copy ``souschef generate --weights int8`` decodes with
+(``generation.int8``: int8 weights, bfloat16 activations, stacked sibling layers), a bf16
+copy (half the bytes; oneDNN uses AMX / AVX512-BF16 where the CPU has them) and, when
+torchao is installed, copies quantized with its int8 weight-only and int8 dynamic
+(activations and weights) configurations, interleaved over --repeats. Reported: the
+median tokens/s of each, the ratio to fp32, and whether each answer equals fp32's.
 """
 from __future__ import annotations
 
@@ -35,10 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from generation import RecipeGenerator
+    from generation.int8 import quantize_int8
 
     torch.set_num_threads(opts.threads)
     gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
-    models = {"fp32": gen.model, "bf16": copy.deepcopy(gen.model).to(torch.bfloat16)}
+    models = {"fp32": gen.model, "int8": quantize_int8(copy.deepcopy(gen.model)),
+              "bf16": copy.deepcopy(gen.model).to(torch.bfloat16)}
     try:
         from torchao.quantization import (
             Int8DynamicActivationInt8WeightConfig,

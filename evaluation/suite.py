@@ -96,7 +96,7 @@ def run_suite(config: SuiteConfig, *, progress: bool = True,
     if generator is None:
         from generation import RecipeGenerator
 
-        generator = RecipeGenerator.from_pretrained(config.model, guard=config.guard)
+        generator = RecipeGenerator.from_pretrained(config.model, guard=config.guard, weights=config.weights)
     bars = _Progress(progress)
     settings: dict[str, Any] = {"temperature": config.temperature,
                                 "max_total_tokens": config.max_total_tokens}
@@ -287,9 +287,11 @@ def _samples(sets: Sets, title_rows: list[dict[str, Any]], title_scores: dict[st
 
 
 def _model_info(path: str, generator: Any) -> dict[str, Any]:
+    from generation.int8 import weight_count, weights_of
+
     model = generator.model
     return {"path": path, "id": generator.model_id,
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": weight_count(model), "weights": weights_of(model),
             "n_positions": generator.n_positions,
             "guard": getattr(generator, "guard", None) is not None}
 

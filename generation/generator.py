@@ -165,7 +165,7 @@ class RecipeGenerator:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | None = None,
                         guard: DomainGuard | bool | None = True, base: str | None = None,
-                        **kwargs: Any) -> RecipeGenerator:
+                        weights: str = "fp32", **kwargs: Any) -> RecipeGenerator:
         """Load a model: the shipped assistant (``path=None``), a model or LoRA adapter folder
         from ``souschef train``, a named base (``smollm2-135m-instruct``), a ``.gguf`` file or
         a hub id (see ``generation.loading``).
@@ -174,6 +174,7 @@ class RecipeGenerator:
         ``souschef train``) when it has one, else the guard shipped with souschef;
         ``False`` / ``None``: no guard; a ``DomainGuard``: that one. ``base`` loads an
         adapter onto another copy of its base (the same weights, or it is refused).
+        ``weights="int8"`` gives it int8 weights for CPU decoding (``generation.int8``).
 
         Raises
         ------
@@ -182,7 +183,7 @@ class RecipeGenerator:
         """
         from .loading import load_model
 
-        loaded = load_model(path, base=base, device=device)
+        loaded = load_model(path, base=base, device=device, weights=weights)
         if guard is True:
             own = loaded.directory / GUARD_FILE if loaded.directory else None
             guard = DomainGuard.load(own) if own is not None and own.is_file() else DomainGuard.default()

@@ -72,7 +72,7 @@ def read_record(directory: Path) -> dict[str, Any] | None:
 
 
 def load_model(path: str | Path | None = None, base: str | None = None,
-               device: str | None = None) -> LoadedModel:
+               device: str | None = None, weights: str = "fp32") -> LoadedModel:
     """Load a model for decoding (see the module docstring for what ``path`` may be).
 
     Parameters
@@ -85,12 +85,21 @@ def load_model(path: str | Path | None = None, base: str | None = None,
         It must have the same weights (identity) as the one the adapter was trained on.
     device
         Move the model there (``"cuda"``, ``"cpu"``).
+    weights
+        ``"fp32"`` (as loaded) or ``"int8"``: int8 weights for CPU decoding
+        (``generation.int8``; about 1.8x the tokens a second at batch 1, other answers).
 
     Raises
     ------
     ModelLoadError
         When anything cannot be loaded, or an adapter does not fit its base.
     """
+    from .int8 import WEIGHTS
+
+    if weights not in WEIGHTS:
+        raise UsageError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    if weights == "int8" and device not in (None, "cpu"):
+        raise UsageError(f"int8 weights are for CPU inference, not {device}")
     _quiet_transformers()
     if path is None:
         path = assistant_dir()
@@ -105,6 +114,10 @@ def load_model(path: str | Path | None = None, base: str | None = None,
         loaded = _load_plain(str(path), local)
     if device:
         loaded.model = loaded.model.to(device)
+    if weights == "int8":
+        from .int8 import quantize_int8
+
+        quantize_int8(loaded.model)
     return loaded
 
 
@@ -202,6 +215,10 @@ def model_identity(model: Any, tokenizer: Any) -> str:
         for name, p in model.named_parameters():
             h.update(name.encode())
             h.update(p.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
+        for name, b in model.named_buffers():  # int8 weights (generation.int8) are buffers
+            if name.endswith("weight_int8"):
+                h.update(name.encode())
+                h.update(b.reshape(-1)[:64].float().numpy().tobytes())
     return f"sha256:{h.hexdigest()[:16]}"
 
 

@@ -14,7 +14,8 @@ import json
 import sys
 from typing import Any
 
-from .flags import positive_int, setting  # one range per setting, the one a saved state is held to
+# one range per setting, the one a saved state is held to
+from .flags import add_weights_flag, positive_int, setting
 
 DEFAULT_DB = "souschef-feedback.db"
 
@@ -40,7 +41,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     check_address(args.host, args.port)
     store = FeedbackStore(args.feedback_db)
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
-    generator = RecipeGenerator.from_pretrained(args.model)
+    generator = RecipeGenerator.from_pretrained(args.model, weights=args.weights)
     service = ChatService(generator, store, max_total_tokens=args.max_total_tokens, mode=args.mode,
                           batch_size=args.batch_size or DEFAULT_BATCH)
 
@@ -119,7 +120,8 @@ def add_commands(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> Non
                    help="force one kind of answer (default: the model and its domain guard decide)")
     p.add_argument("--batch-size", type=positive_int, metavar="B",
                    help="answers of concurrent users decoded together, one forward pass per step for all "
-                        "(default 8, as souschef evaluate; 1: one at a time)")
+                        "(default 8; 1: one at a time)")
+    add_weights_flag(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser(

@@ -74,6 +74,16 @@ def sets(text: str) -> tuple[str, ...]:
     return names
 
 
+WEIGHTS_HELP = ("fp32 (default): the weights as loaded; int8: int8 weights for CPU decoding, about "
+                "1.8x the tokens a second at batch 1 and less at larger batches, with slightly "
+                "different answers (docs/BENCHMARKS.md, \"int8 weights\")")
+
+
+def add_weights_flag(parser: argparse.ArgumentParser) -> None:
+    """``--weights {fp32,int8}``: the weight format a command decodes with (``generation.int8``)."""
+    parser.add_argument("--weights", choices=["fp32", "int8"], default="fp32", help=WEIGHTS_HELP)
+
+
 def add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required: tuple[str, ...]) -> None:
     """One flag per dataclass field, with the field's own help text and choices."""
     import dataclasses

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from .flags import add_config_flags, gate, positive_int, sets, setting, setting_range
+from .flags import add_config_flags, add_weights_flag, gate, positive_int, sets, setting, setting_range
 from .output import PROG, emit, read_text, render_answer, write_output
 
 # ------------------------------------------------------------------- generate
@@ -42,7 +42,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                  "when it started")
         state = GenerationState.from_json(read_text(args.resume))
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
-    generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard)
+    generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard, weights=args.weights)
     if args.resume:
         changes = {k: v for k, v in sampling.items() if getattr(state.settings, k) != v}
         saved, state = state.settings, generator.with_settings(state, **changes)
@@ -129,6 +129,7 @@ def register_generate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="take the text the schema forces (keys, brackets) without sampling, in one "
                         "forward pass (default: the model's own, else off)")
     p.add_argument("--seed", type=setting("seed"), metavar="S", help="sampling seed (default 0)")
+    add_weights_flag(p)
     p.add_argument("--save-state", metavar="FILE", help="rewrite the resumable state here after every call")
     p.add_argument("--resume", metavar="FILE",
                    help="continue the generation saved in FILE; --mode and --no-guard cannot apply, a "
@@ -189,7 +190,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                          guard=args.guard, temperature=args.temperature,
                          max_total_tokens=args.max_total_tokens, repetition_penalty=args.repetition_penalty,
                          no_repeat_ngram=args.no_repeat_ngram, jump_forward=args.jump_forward, sets=args.sets,
-                         batch_size=args.batch_size)
+                         batch_size=args.batch_size, weights=args.weights)
     report, samples = run_suite(config, progress=not args.quiet)
     paths = write_report(args.out, report, samples)
     failed = check_gates(report, dict(args.fail_under), dict(args.fail_over))
@@ -262,6 +263,7 @@ def register_evaluate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--batch-size", type=positive_int, default=EVALUATE_BATCH, metavar="B",
                    help=f"answers decoded together, one forward pass per step for all (default "
                         f"{EVALUATE_BATCH}; 8 needs up to 1 GB less memory; 1: one after another)")
+    add_weights_flag(p)
     p.add_argument("--sets", type=sets, default=SETS, metavar="NAME[,NAME...]",
                    help="the sets to generate for: heldout, offdomain, indomain (default: all three; "
                         "held-out quality depends on the model, contamination and refusals on the guard)")

@@ -135,6 +135,14 @@ def test_the_suite_runs_end_to_end_and_twice_gives_the_same_report(tiny):
     assert _without_timings(report, samples) == _without_timings(*again)
 
 
+def test_a_run_with_int8_weights_says_so_in_its_report(tiny):
+    report, samples = run_suite(_quick(str(tiny[0]), weights="int8", guard=False, sets=("heldout",)),
+                                progress=False)
+    assert report["model"]["weights"] == "int8" and report["config"]["weights"] == "int8"
+    assert report["model"]["parameters"] == sum(p.numel() for p in tiny[1].model.parameters())
+    assert report["metrics"]["validity"]["value"] == 1.0 and len(samples) == 4
+
+
 @pytest.mark.slow
 def test_batched_answers_give_the_report_of_one_after_another(tiny64):
     # one stream over all four sets: at batch 3 rows of different sets share forward passes,

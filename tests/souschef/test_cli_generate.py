@@ -21,6 +21,18 @@ def test_generate_prints_a_recipe_valid_against_the_schema(cli, tiny):
     assert "call 1:" in err  # progress goes to stderr, stdout is only the answer
 
 
+def test_int8_weights_give_a_valid_recipe_and_do_not_resume_an_fp32_state(cli, tiny, tmp_path):
+    path, gen = tiny
+    code, out, err = cli(["generate", PROMPT, "--model", str(path), "--mode", "recipe", "--format", "json",
+                          "--max-total-tokens", "120", "--weights", "int8"])
+    assert code == 0, err
+    jsonschema.validate(json.loads(out), load_schema())
+    state = tmp_path / "state.json"
+    state.write_text(_partial(gen).to_json())
+    code, _, err = cli(["generate", "--resume", str(state), "--model", str(path), "--weights", "int8"])
+    assert code == 2 and "the state was made with another model" in err
+
+
 def test_a_reply_prints_exactly_the_reply_object(cli, tiny):
     path, _ = tiny
     code, out, _ = cli(["generate", PROMPT, "--model", str(path), "--mode", "reply",
@@ -79,6 +91,8 @@ def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(c
     (["generate", PROMPT, "--model", "{model}", "--temperature", "5"],
      "must be a number from 0 to 2, not 5.0"),
     (["generate", PROMPT, "--model", "{model}", "--top-k", "1.5"], "must be a whole number from 0 to"),
+    (["generate", PROMPT, "--model", "{model}", "--weights", "int4"],
+     "argument --weights: invalid choice: 'int4'"),
     (["generate", PROMPT, "--model", "{model}", "--max-total-tokens", "1e9"], "must be a whole number"),
     (["generate", "pancakes \udcff", "--model", "{model}"], "the prompt is not UTF-8 text"),  # argv byte 0xff
     (["generate", "x" * 10_001, "--model", "{model}"], "the prompt is too long (10001 characters; the limit"),

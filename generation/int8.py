@@ -1,0 +1,220 @@
+"""int8 weights for CPU inference: a quarter of fp32's bytes read per token.
+
+At batch 1 a CPU reads every weight once per token, so the bytes of the weights set the
+pace. ``quantize_int8(model)`` replaces every linear layer (``nn.Linear``, and GPT-2's
+``Conv1D``) with an ``Int8Linear``: the weight rounded to int8 with one scale per output
+row (symmetric, ``scale = max|row| / 127``), multiplied by torch's own CPU kernel for
+int8 weights (``torch.ops.aten._weight_int8pack_mm``, the one torchao's int8 weight-only
+path lowers to). The rest of the model (norms, embeddings, attention) runs in bfloat16,
+the activation type the kernel is fastest with; the logits come back in float32.
+
+Layers that read the same input, a Llama block's ``q_proj``/``k_proj``/``v_proj`` and
+``gate_proj``/``up_proj``, share one stacked matrix: the first of them to be called
+multiplies the input once for all, and the others take their slice of that product
+when they are called with the same tensor (another input, or a layer's second call, is
+multiplied afresh, so the answer never depends on the call order). One call instead of
+three saves each call's fixed cost, about a tenth of a token's time here
+(docs/BENCHMARKS.md, "int8 weights").
+
+A layer whose input width is not a multiple of 32 (the kernel's block; SmolLM2's and
+GPT-2's all are) stays as it was, in bfloat16. The conversion is for decoding only: the
+model cannot be trained afterwards, and it runs on the CPU (the kernel has no CUDA version).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from recipe_schema import UsageError
+
+WEIGHTS = ("fp32", "int8")
+# Layers of one block that read the same input: stacked into one matrix.
+SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+ACTIVATION_DTYPE = torch.bfloat16
+# The kernel reads each row in blocks and checks no size: a row length it does not divide
+# gives wrong numbers or a crash (16 divides every safe length found; 32 to be sure).
+ROW_BLOCK = 32
+
+
+_KERNEL: Any = None
+
+
+def _kernel() -> Any:
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = getattr(torch.ops.aten, "_weight_int8pack_mm", None)
+        if _KERNEL is None:  # pragma: no cover - torch 2.13 has it; a later one might not
+            raise UsageError(f"int8 weights need torch's _weight_int8pack_mm, which torch "
+                             f"{torch.__version__} lacks")
+    return _KERNEL
+
+
+def round_to_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(int8 weight, float32 scale per row)`` of an ``(out, in)`` weight.
+
+    ``weight ~ q * scale[:, None]``, each within half a step of its row's scale.
+    """
+    w = weight.detach().to(torch.float32)
+    scale = w.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / 127.0
+    return torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8), scale
+
+
+class _Last:
+    """The last input a stack multiplied, its parts, and which layers took theirs (bits)."""
+
+    __slots__ = ("input", "parts", "taken")
+
+    def __init__(self) -> None:
+        self.input: torch.Tensor | None = None
+        self.parts: list[torch.Tensor] = []
+        self.taken = 0
+
+
+class _Stacked(nn.Module):
+    """One int8 matrix for layers that read the same input, and the last product it made."""
+
+    def __init__(self, weights: list[torch.Tensor], biases: list[torch.Tensor | None]) -> None:
+        super().__init__()
+        q, scale = round_to_int8(torch.cat(weights))
+        self.register_buffer("weight_int8", q)
+        self.register_buffer("scale", scale.to(ACTIVATION_DTYPE))
+        if any(b is not None for b in biases):
+            full = [b.detach() if b is not None else w.new_zeros(w.shape[0])
+                    for w, b in zip(weights, biases, strict=True)]
+            self.register_buffer("bias", torch.cat(full).to(ACTIVATION_DTYPE))
+        self.sizes = [w.shape[0] for w in weights]
+        # A plain object, and buffers read from _buffers: nn.Module's own attribute access
+        # costs microseconds, and these run 200 times a token.
+        self.last = _Last()
+
+    def product(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ W.T (+ bias)`` for the whole stack, in ``x``'s shape but the last dimension."""
+        buffers: dict[str, Any] = self._buffers
+        scale, bias = buffers["scale"], buffers.get("bias")
+        flat = x.reshape(-1, x.shape[-1]).contiguous()  # the kernel reads rows as they lie in memory
+        if flat.dtype != scale.dtype:
+            flat = flat.to(scale.dtype)
+        y = (_KERNEL or _kernel())(flat, buffers["weight_int8"], scale)
+        if bias is not None:
+            y = y + bias
+        return y.view(*x.shape[:-1], y.shape[-1])
+
+    def part(self, x: torch.Tensor, index: int) -> torch.Tensor:
+        """Layer ``index``'s output for ``x``: a slice of one product shared by the stack."""
+        sizes, last = self.sizes, self.last
+        if len(sizes) == 1:
+            return self.product(x)
+        bit = 1 << index
+        if last.input is not x or last.taken & bit:  # another input, or this layer's second call
+            last.parts = list(self.product(x).split(sizes, dim=-1))
+            last.input, last.taken = x, 0
+        out = last.parts[index]
+        last.taken |= bit
+        if last.taken == (1 << len(sizes)) - 1:  # every layer took its part: hold no tensors
+            last.input, last.parts = None, []
+        return out
+
+
+class Int8Linear(nn.Module):
+    """A linear layer with int8 weights; its ``stack`` may be shared with sibling layers."""
+
+    def __init__(self, stack: _Stacked, index: int = 0, float_output: bool = False) -> None:
+        super().__init__()
+        self.stack = stack
+        self._part = stack.part  # the bound method, read without nn.Module's __getattr__
+        self.index = index
+        self.float_output = float_output  # the logits: sampling reads them in float32
+        self.in_features = int(stack.get_buffer("weight_int8").shape[1])
+        self.out_features = stack.sizes[index]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.float_output:
+            return self._part(x, self.index).float()
+        return self._part(x, self.index)
+
+    def extra_repr(self) -> str:
+        stacked = len(self.stack.sizes)
+        return f"in_features={self.in_features}, out_features={self.out_features}, stacked={stacked}"
+
+
+Weight = tuple[torch.Tensor, "torch.Tensor | None"]
+
+
+def _weight_of(layer: nn.Module | None) -> Weight | None:
+    """``(weight (out, in), bias)`` of a linear layer, None for anything else."""
+    if isinstance(layer, nn.Linear):
+        return layer.weight, layer.bias
+    if type(layer).__name__ == "Conv1D" and hasattr(layer, "nf"):  # GPT-2's: weight is (in, out)
+        weight, bias = getattr(layer, "weight"), getattr(layer, "bias")  # noqa: B009 (typed Any)
+        return weight.t(), bias
+    return None
+
+
+def _groups(children: dict[str, nn.Module]) -> list[tuple[str, ...]]:
+    """The layers to convert among one module's children, siblings stacked: names, in order."""
+    groups: list[tuple[str, ...]] = []
+    for names in SIBLINGS:
+        weights = [_weight_of(children.get(n)) for n in names]
+        if all(w is not None for w in weights) and len({w[0].shape[1] for w in weights if w}) == 1:
+            groups.append(names)
+    taken = {n for names in groups for n in names}
+    groups += [(name,) for name, child in children.items() if name not in taken and _weight_of(child)]
+    return groups
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Give ``model`` int8 weights for CPU decoding, in place (see the module docstring).
+
+    Every linear layer becomes an ``Int8Linear``; the output embedding's product comes
+    back in float32, everything else runs in bfloat16. Returns ``model``.
+
+    Raises
+    ------
+    UsageError
+        When the model is not on the CPU, or has no linear layer to convert.
+    """
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        raise UsageError("int8 weights are for CPU inference: load the model on the CPU")
+    _kernel()
+    output_of = getattr(model, "get_output_embeddings", None)
+    output = output_of() if callable(output_of) else None
+    parameters = sum(p.numel() for p in model.parameters())  # tied weights once
+    converted = 0
+    for parent in list(model.modules()):
+        children = dict(parent.named_children())
+        for names in _groups(children):
+            pairs = [w for w in (_weight_of(children[n]) for n in names) if w is not None]
+            if pairs[0][0].shape[1] % ROW_BLOCK:  # stays a plain layer, in bfloat16
+                continue
+            stack = _Stacked([w for w, _ in pairs], [b for _, b in pairs])
+            for index, name in enumerate(names):
+                setattr(parent, name, Int8Linear(stack, index, float_output=children[name] is output))
+                converted += 1
+    if not converted:
+        raise UsageError(f"{type(model).__name__} has no linear layers to give int8 weights")
+    for param in model.parameters():  # not model.to(): buffers such as RoPE's frequencies stay float32
+        param.data = param.data.to(ACTIVATION_DTYPE)
+    model.eval()
+    model.requires_grad_(False)
+    setattr(model, "souschef_weights", "int8")  # noqa: B010 (nn.Module's typed __setattr__)
+    setattr(model, "souschef_parameters", parameters)  # noqa: B010
+    return model
+
+
+def weights_of(model: nn.Module) -> str:
+    """``"int8"`` for a model ``quantize_int8`` converted, else its parameters' dtype (``"fp32"``)."""
+    if getattr(model, "souschef_weights", None) == "int8":
+        return "int8"
+    dtype = next(model.parameters()).dtype
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16",
+            torch.float64: "fp64"}.get(dtype, str(dtype))
+
+
+def weight_count(model: nn.Module) -> int:
+    """The model's parameters; for one with int8 weights (buffers), the count before it was converted."""
+    return int(getattr(model, "souschef_parameters", 0)) or sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["WEIGHTS", "Int8Linear", "quantize_int8", "round_to_int8", "weight_count", "weights_of"]

@@ -1,0 +1,141 @@
+"""int8 weights for CPU decoding (generation.int8)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers.pytorch_utils import Conv1D
+
+from generation import RecipeGenerator
+from generation.int8 import Int8Linear, quantize_int8, round_to_int8, weight_count, weights_of
+from recipe_schema import Recipe, UsageError
+from tests.conftest import load_bench
+
+
+def _dequantized(layer: torch.nn.Module) -> torch.Tensor:
+    q, scale = round_to_int8(layer.weight if isinstance(layer, torch.nn.Linear) else layer.weight.t())
+    return q.float() * scale[:, None]
+
+
+def test_rounding_keeps_each_weight_within_half_a_step_of_its_row():
+    w = torch.randn(48, 64, generator=torch.Generator().manual_seed(0))
+    w[3] = 0.0  # an all-zero row is not a division by zero
+    q, scale = round_to_int8(w)
+    assert q.dtype == torch.int8 and q.abs().max() <= 127
+    assert torch.all((q.float() * scale[:, None] - w).abs() <= scale[:, None] / 2 + 1e-7)
+    assert torch.all(q[3] == 0)
+
+
+class _Block(torch.nn.Module):
+    """Linear layers named as a Llama block names them, and a GPT-2 Conv1D."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.q_proj, self.k_proj, self.v_proj = (torch.nn.Linear(64, n, bias=b) for n, b in
+                                                 ((64, False), (32, True), (32, False)))
+        self.o_proj = torch.nn.Linear(64, 96)
+        self.c_fc = Conv1D(128, 64)  # GPT-2's: weight (in, out)
+        self.odd = torch.nn.Linear(40, 16)  # a width the kernel cannot take
+
+
+def test_each_layer_gives_the_product_of_its_rounded_weight():
+    block = _Block()
+    plain = copy.deepcopy(block)
+    quantize_int8(block)
+    names = ("q_proj", "k_proj", "v_proj", "o_proj", "c_fc")
+    assert all(isinstance(getattr(block, n), Int8Linear) for n in names)
+    assert isinstance(block.odd, torch.nn.Linear) and block.odd.weight.dtype == torch.bfloat16
+    x = torch.randn(3, 5, 64)
+    for name in names:
+        layer = getattr(plain, name)
+        bias = layer.bias if layer.bias is not None else 0.0
+        expected = x @ _dequantized(layer).T + bias
+        got = getattr(block, name)(x.to(torch.bfloat16)).float()
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max() < 0.05 * expected.abs().max()  # bfloat16 activations
+
+
+def test_siblings_share_one_product_and_still_answer_any_input():
+    block = quantize_int8(_Block())
+    assert block.q_proj.stack is block.k_proj.stack is block.v_proj.stack
+    x1, x2 = (torch.randn(2, 64, dtype=torch.bfloat16) for _ in range(2))
+    alone = [block.k_proj(x2), block.q_proj(x1), block.v_proj(x1)]
+    mixed = [block.q_proj(x1), block.k_proj(x2), block.v_proj(x1)]  # k on another input in between
+    assert torch.equal(mixed[0], alone[1]) and torch.equal(mixed[1], alone[0])
+    assert torch.equal(mixed[2], alone[2])
+    assert torch.equal(block.v_proj(x1), alone[2])  # v's second call on x1: multiplied again
+    fresh = quantize_int8(_Block())
+    fresh.q_proj(x1), fresh.k_proj(x1)
+    assert fresh.q_proj.stack.last.input is x1  # held for v
+    fresh.v_proj(x1)
+    assert fresh.q_proj.stack.last.input is None  # every layer took its part: nothing is held
+
+
+def test_a_stacked_layer_equals_the_same_layer_alone():
+    block = _Block()
+    alone = quantize_int8(torch.nn.ModuleDict({"x": copy.deepcopy(block.k_proj)}))
+    quantize_int8(block)
+    x = torch.randn(4, 64, dtype=torch.bfloat16)
+    block.q_proj(x)
+    assert torch.equal(block.k_proj(x), alone["x"](x))
+
+
+def test_a_model_keeps_its_rope_frequencies_and_its_parameter_count(tiny_llama):
+    model = copy.deepcopy(tiny_llama[1].model)
+    count = weight_count(model)
+    quantize_int8(model)
+    assert weights_of(model) == "int8" and weight_count(model) == count
+    assert model.model.rotary_emb.inv_freq.dtype == torch.float32
+    assert model.lm_head.float_output
+    logits = model(torch.tensor([[5, 6, 7]])).logits
+    assert logits.dtype == torch.float32
+
+
+def test_loading_with_int8_weights_decodes_valid_recipes(tiny_llama, tiny):
+    for path, _ in (tiny_llama, tiny):
+        gen = RecipeGenerator.from_pretrained(path, guard=False, weights="int8")
+        assert weights_of(gen.model) == "int8"
+        result = gen.generate("Pancakes?", mode="recipe", max_total_tokens=120)
+        assert result.finished
+        Recipe.model_validate(result.answer.model_dump())
+        rows = gen.generate_batch(["Pancakes?", "Lentil soup with a much longer question?", "Tea?"],
+                                  batch_size=2, mode="recipe", max_total_tokens=90)
+        assert all(r.finished for r in rows)
+
+
+def test_int8_weights_are_another_model_for_saved_states(tiny_llama):
+    path, fp32 = tiny_llama
+    int8 = RecipeGenerator.from_pretrained(path, guard=False, weights="int8")
+    assert int8.model_id != fp32.model_id  # a state started in fp32 does not resume on int8 unnoticed
+
+
+def test_the_logits_stay_close_to_fp32s(tiny_llama):
+    path, fp32 = tiny_llama
+    model = quantize_int8(copy.deepcopy(fp32.model))
+    ids = torch.tensor([[3, 17, 40, 8, 99, 5]])
+    with torch.no_grad():
+        a, b = fp32.model(ids).logits, model(ids).logits
+    assert torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1] > 0.99
+
+
+def test_bad_weights_and_devices_are_refused(tiny_llama):
+    path = tiny_llama[0]
+    with pytest.raises(UsageError, match="weights must be one of fp32, int8"):
+        RecipeGenerator.from_pretrained(path, guard=False, weights="int4")
+    with pytest.raises(UsageError, match="CPU inference"):
+        RecipeGenerator.from_pretrained(path, guard=False, weights="int8", device="cuda")
+    with pytest.raises(UsageError, match="no linear layers"):
+        quantize_int8(torch.nn.Sequential(torch.nn.ReLU()))
+
+
+def test_the_bench_compares_int8_with_fp32(tiny_llama, capsys):
+    import json
+
+    bench = load_bench("int8_weights")
+    args = ["--model", str(tiny_llama[0]), "--tokens", "24", "--repeats", "1", "--threads", "1"]
+    assert bench.main(args) == 0
+    arms = json.loads(capsys.readouterr().out)["arms"]
+    assert {"fp32", "int8", "bf16"} <= set(arms) and arms["fp32"]["ratio"] == 1.0
+    assert arms["int8"]["tokens_per_s"] > 0
