@@ -4,11 +4,16 @@
 prints); ``format_comparison`` the aligned table for people. A difference is ``b - a``.
 Whether the two 95% intervals overlap is a quick screen, not a test: intervals that do
 not overlap mean a difference beyond noise, but overlapping ones can still hide one.
+
+When both reports' samples are given (``samples.jsonl``), ``paired_differences`` is the
+test: the same prompts answered by both, score by score, ``b - a`` per prompt with a
+paired bootstrap 95% interval, and how many answers are the same text.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from .intervals import aggregate
 from .markdown import format_interval, format_number, is_timed, markdown_table, ordered_keys, unit_label
 
 COMPARISON_FORMAT = "souschef-comparison/1"
@@ -106,6 +111,69 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {"format": COMPARISON_FORMAT, "metrics": metrics, "differs": differs}
 
 
+def _sample_key(sample: dict[str, Any]) -> tuple[Any, ...]:
+    return (sample.get("set"), sample.get("protocol"), sample.get("index"), sample.get("prompt"))
+
+
+def paired_differences(a: list[dict[str, Any]], b: list[dict[str, Any]], bootstrap: int = 1000,
+                       seed: int = 0) -> dict[str, Any]:
+    """Per-prompt score differences ``b - a`` over the prompts both runs answered.
+
+    Parameters
+    ----------
+    a, b
+        The two runs' samples (``samples.jsonl``); a sample pairs with the one of the other
+        run that has its set, protocol, index and prompt.
+    bootstrap, seed
+        Resamples of the pairs and their seed (``evaluation.intervals.aggregate``).
+
+    Returns
+    -------
+    dict
+        ``{"pairs", "same_output", "scores"}``: how many prompts pair, how many of those
+        got the same text from both, and for every per-sample score both carry
+        ``{"difference", "low", "high", "n"}`` (mean of ``b - a``, its paired 95% interval).
+
+    Examples
+    --------
+    >>> a = [{"set": "heldout", "index": i, "prompt": "p", "output": "x", "scores": {"rougeL": 0.2}}
+    ...      for i in range(3)]
+    >>> b = [dict(s, scores={"rougeL": 0.3}) for s in a]
+    >>> result = paired_differences(a, b, bootstrap=0)
+    >>> result["pairs"], result["same_output"], round(result["scores"]["rougeL"]["difference"], 3)
+    (3, 3, 0.1)
+    """
+    theirs = {_sample_key(s): s for s in b}
+    pairs = [(s, theirs[_sample_key(s)]) for s in a if _sample_key(s) in theirs]
+    diffs: dict[str, list[float]] = {}
+    for x, y in pairs:
+        sx, sy = x.get("scores"), y.get("scores")
+        if isinstance(sx, dict) and isinstance(sy, dict):
+            for name in sx.keys() & sy.keys():
+                if isinstance(sx[name], (int, float)) and isinstance(sy[name], (int, float)):
+                    diffs.setdefault(name, []).append(float(sy[name]) - float(sx[name]))
+    scores = {}
+    for name in ordered_keys(diffs):
+        agg = aggregate({name: diffs[name]}, bootstrap_samples=bootstrap, seed=seed)
+        scores[name] = {"difference": agg[name], "low": agg.get(f"{name}_low"),
+                        "high": agg.get(f"{name}_high"), "n": len(diffs[name])}
+    same = sum(1 for x, y in pairs if x.get("output") == y.get("output"))
+    return {"pairs": len(pairs), "same_output": same, "scores": scores}
+
+
+def format_paired(paired: dict[str, Any], name_a: str, name_b: str) -> str:
+    """``paired_differences`` as a Markdown table (x100, like the fractions above it)."""
+    out = [f"Paired, on the {paired['pairs']} prompts both answered ({paired['same_output']} "
+           f"with the same text): {name_b} - {name_a}, per prompt, with a paired bootstrap 95% interval.", ""]
+    rows = [[name, f"{_signed(d['difference'], 'fraction')}",
+             format_interval({"low": d["low"], "high": d["high"], "unit": "fraction"}),
+             "-" if d["low"] is None else ("yes" if d["low"] <= 0 <= d["high"] else "no"), str(d["n"])]
+            for name, d in paired["scores"].items()]
+    header = ["score", "difference", "95% interval", "interval holds 0", "n"]
+    out += markdown_table(header, rows) if rows else ["No per-prompt scores in both."]
+    return "\n".join(out) + "\n"
+
+
 def _signed(value: float, unit: str | None) -> str:
     text = format_number(value, unit)
     return text if text.startswith("-") else "+" + text
@@ -166,4 +234,5 @@ def _setting(value: Any) -> str:
     return "missing" if value is None else str(value)
 
 
-__all__ = ["COMPARISON_FORMAT", "FORMAT", "compare_reports", "format_comparison"]
+__all__ = ["COMPARISON_FORMAT", "FORMAT", "compare_reports", "format_comparison", "format_paired",
+           "paired_differences"]

@@ -220,6 +220,33 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     return report
 
 
+def load_samples(path: str | os.PathLike[str]) -> list[dict[str, Any]] | None:
+    """The ``samples.jsonl`` beside a report (``path``: the folder or its ``report.json``), or
+    ``None`` when there is none.
+
+    Raises
+    ------
+    InputFileError
+        When the file is there but a line is not a JSON object (the path, the line, why).
+    """
+    p = Path(path)
+    p = (p if p.is_dir() else p.parent) / SAMPLES_JSONL
+    if not p.is_file():
+        return None
+    samples: list[dict[str, Any]] = []
+    for number, line in enumerate(read_bytes(str(p)).decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            sample = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputFileError(f"{p}:{number}", f"not a sample (not JSON: {e.msg})") from None
+        if not isinstance(sample, dict):
+            raise InputFileError(f"{p}:{number}", "not a sample (not a JSON object)")
+        samples.append(sample)
+    return samples
+
+
 def _entry_problem(entry: Any) -> str | None:
     """What makes a metric entry unusable (``.value is "high", not a number``), or ``None``."""
     if not isinstance(entry, dict):
@@ -257,6 +284,7 @@ __all__ = [
     "is_rouge",
     "is_timed",
     "load_report",
+    "load_samples",
     "markdown_table",
     "ordered_keys",
     "render_markdown",

@@ -278,12 +278,19 @@ def register_evaluate(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
 
 
 def cmd_report_compare(args: argparse.Namespace) -> int:
-    from evaluation.compare import compare_reports, format_comparison
-    from evaluation.report import load_report
+    from evaluation.compare import compare_reports, format_comparison, format_paired, paired_differences
+    from evaluation.report import load_report, load_samples
 
     a, b = load_report(args.a), load_report(args.b)
     result = compare_reports(a, b)
-    emit(json.dumps(result, indent=2) if args.json else format_comparison(result, args.a, args.b))
+    samples_a, samples_b = load_samples(args.a), load_samples(args.b)
+    if samples_a is not None and samples_b is not None:  # the same prompts: a paired test
+        result["paired"] = paired_differences(samples_a, samples_b)
+    if args.json:
+        emit(json.dumps(result, indent=2))
+    else:
+        text = format_comparison(result, args.a, args.b)
+        emit(text + ("\n" + format_paired(result["paired"], args.a, args.b) if "paired" in result else ""))
     return 0
 
 
@@ -301,7 +308,12 @@ def register_report(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p = report_sub.add_parser(
         "compare",
         help="two reports side by side with their differences",
-        description="Show two reports side by side: every metric, B - A, and whether the intervals overlap.",
+        description=(
+            "Show two reports side by side: every metric, B - A, and whether the intervals overlap.\n"
+            "When both folders hold their samples.jsonl, the prompts both answered are paired: each\n"
+            "per-prompt score's mean B - A with a paired bootstrap 95% interval (1,000 resamples,\n"
+            "seed 0), and how many answers are the same text (\"paired\" in --json)."
+        ),
         epilog="example:\n  souschef report compare reports/before reports/after",
         formatter_class=fmt,
     )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from evaluation.compare import compare_reports, format_comparison
+from evaluation.compare import compare_reports, format_comparison, paired_differences
 from evaluation.report import REPORT_FORMAT, load_report, write_report
 
 
@@ -157,3 +157,49 @@ def test_cli_compare_of_a_report_whose_metric_is_text_is_one_line_exit_2(cli, tm
     assert (code, out) == (2, "")
     assert err == (f'souschef: error: {tmp_path / "b.json"}: not a souschef report '
                    '(metrics.rougeL.value is "0.25", not a number)\n')
+
+
+def _samples(scores, outputs=None):
+    outputs = outputs or ["x"] * len(scores)
+    return [{"set": "heldout", "protocol": "title_to_recipe", "index": i, "prompt": f"p{i}", "output": o,
+             "scores": {"rougeL": s}} for i, (s, o) in enumerate(zip(scores, outputs, strict=True))]
+
+
+def test_paired_differences_pair_the_same_prompts_and_test_their_differences():
+    a = _samples([0.1, 0.2, 0.3, 0.4], ["x", "y", "z", "w"])
+    b = _samples([0.2, 0.3, 0.4, 0.5], ["x", "y", "other", "w"])
+    b.append({"set": "heldout", "protocol": "title_to_recipe", "index": 9, "prompt": "only b",
+              "scores": {"rougeL": 1.0}})  # answered by one run only: not a pair
+    b[3]["prompt"] = "another question"  # same index, another prompt (other data): not a pair
+    result = paired_differences(a, b, bootstrap=200)
+    assert (result["pairs"], result["same_output"]) == (3, 2)
+    d = result["scores"]["rougeL"]
+    assert d["n"] == 3 and d["difference"] == pytest.approx(0.1)
+    assert d["low"] == pytest.approx(0.1) and d["high"] == pytest.approx(0.1)  # every pair moved by 0.1
+    noisy = paired_differences(_samples([0.1, 0.5, 0.2, 0.6]), _samples([0.3, 0.2, 0.4, 0.5]), bootstrap=500)
+    n = noisy["scores"]["rougeL"]
+    assert n["low"] < 0 < n["high"] and n["low"] < n["difference"] < n["high"]
+
+
+def test_cli_compare_pairs_the_prompts_when_both_folders_hold_samples(cli, tmp_path, a, b):
+    write_report(tmp_path / "a", a, _samples([0.1, 0.2, 0.3]))
+    write_report(tmp_path / "b", b, _samples([0.2, 0.3, 0.35]))
+    code, out, _ = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json"])
+    paired = json.loads(out)["paired"]
+    assert code == 0 and paired["pairs"] == 3
+    assert paired["scores"]["rougeL"]["difference"] == pytest.approx(0.25 / 3)
+    code, out, _ = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert "Paired, on the 3 prompts both answered (3 with the same text)" in out
+    (tmp_path / "b" / "samples.jsonl").unlink()
+    code, out, _ = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json"])
+    assert code == 0 and "paired" not in json.loads(out)
+
+
+def test_cli_compare_with_a_broken_samples_line_is_one_line_exit_2(cli, tmp_path, a, b):
+    write_report(tmp_path / "a", a, _samples([0.1]))
+    write_report(tmp_path / "b", b, _samples([0.2]))
+    with open(tmp_path / "b" / "samples.jsonl", "a") as f:
+        f.write("[1, 2]\n")
+    code, out, err = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert (code, out) == (2, "")
+    assert err == f'souschef: error: {tmp_path / "b" / "samples.jsonl"}:2: not a sample (not a JSON object)\n'
