@@ -9,8 +9,9 @@ mode, the model's own decoding defaults) are answered one after another with
 Reported, as medians over --repeats interleaved runs: generated tokens per second and
 the ratio to one after another; how many answers are token for token the one-row
 answer (fp32 batched and one-row matrix products round differently); and, at batch
-1, the bytes of weights read per second (parameters x 4 bytes x tokens/s), to set
-beside the machine's memory bandwidth.
+1, the bytes of weights read per second (the bytes a token reads x tokens/s), to set
+beside the machine's memory bandwidth. ``--weights int8`` runs the same with the int8
+weights ``souschef generate --weights int8`` decodes with.
 """
 from __future__ import annotations
 
@@ -40,8 +41,21 @@ def decoding_bench_args(description: str, prompts: int, tokens: int) -> argparse
     parser.add_argument("--max-total-tokens", type=int, default=tokens)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", choices=["fp32", "int8"], default="fp32")
     parser.add_argument("--json", action="store_true")
     return parser
+
+
+def bytes_per_token(model: Any) -> int:
+    """The bytes of weights one token reads: every matrix once; of an input embedding that is
+    not also the output's (int8 weights give the output its own), one row only."""
+    read = sum(p.numel() * p.element_size() for p in model.parameters())
+    read += sum(b.numel() * b.element_size() for name, b in model.named_buffers()
+                if name.endswith(("weight_int8", "scale")))
+    inputs = model.get_input_embeddings().weight
+    if not any(p is inputs for p in model.get_output_embeddings().parameters()):
+        read -= inputs.numel() * inputs.element_size() - inputs.shape[1] * inputs.element_size()
+    return int(read)
 
 
 def warm_generator(opts: argparse.Namespace) -> tuple[Any, list[str], dict[str, Any]]:
@@ -52,7 +66,8 @@ def warm_generator(opts: argparse.Namespace) -> tuple[Any, list[str], dict[str, 
     from generation import RecipeGenerator
 
     torch.set_num_threads(opts.threads)
-    gen = RecipeGenerator.from_pretrained(opts.model, guard=False)
+    weights = getattr(opts, "weights", "fp32")
+    gen = RecipeGenerator.from_pretrained(opts.model, guard=False, weights=weights)
     questions = prompts(opts.prompts)
     settings = {"mode": "recipe", "max_total_tokens": opts.max_total_tokens}
     gen.generate(questions[0], max_new_tokens_per_call=8, max_calls=1, **settings)
@@ -78,21 +93,25 @@ def main(argv: list[str] | None = None) -> int:
                                for a, t in zip(alone, together, strict=True))
         print(f"repeat {repeat + 1}/{opts.repeats}: " + ", ".join(f"batch {k} {v[-1]:.1f} tokens/s"
                                                                   for k, v in runs.items()), file=sys.stderr)
-    parameters = sum(p.numel() for p in gen.model.parameters())
+    from generation.int8 import weight_count
+
+    parameters = weight_count(gen.model)
     one = statistics.median(runs["1"])
     result = {
-        "model": opts.model or "the shipped assistant", "parameters": parameters, "threads": opts.threads,
+        "model": opts.model or "the shipped assistant", "parameters": parameters, "weights": opts.weights,
+        "threads": opts.threads,
         "prompts": len(questions), "max_total_tokens": opts.max_total_tokens, "repeats": opts.repeats,
         "tokens_per_s": {k: statistics.median(v) for k, v in runs.items()},
         "speedup": {k: statistics.median(v) / one for k, v in runs.items()},
         "identical_to_one_row": same,
-        "weights_gb_per_s_at_batch_1": parameters * 4 * one / 1e9,
+        "weight_bytes_per_token": bytes_per_token(gen.model),
+        "weights_gb_per_s_at_batch_1": bytes_per_token(gen.model) * one / 1e9,
     }
     if opts.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{result['model']}: {parameters:,} parameters (fp32), {opts.threads} threads, {len(questions)} "
-          f"prompts of up to {opts.max_total_tokens} tokens, median of {opts.repeats}")
+    print(f"{result['model']}: {parameters:,} parameters ({opts.weights}), {opts.threads} threads, "
+          f"{len(questions)} prompts of up to {opts.max_total_tokens} tokens, median of {opts.repeats}")
     print(f"{'batch':>6}{'tokens/s':>11}{'speed-up':>10}{'identical':>11}")
     for k in runs:
         ident = "-" if k == "1" else f"{same[k]}/{len(questions)}"

@@ -73,7 +73,7 @@ class SuiteConfig:
     no_repeat_ngram: int | None = None       # None: the model's own default
     jump_forward: bool | None = None         # None: the model's own default
     batch_size: int = EVALUATE_BATCH         # answers decoded together (generation.batch)
-    weights: str = "fp32"                    # or "int8": int8 weights for CPU decoding (generation.int8)
+    weights: str = "fp32"                    # "int8", "auto": int8 weights for CPU decoding (generation.int8)
     sets: tuple[str, ...] = SETS
 
     def __post_init__(self) -> None:

@@ -97,7 +97,7 @@ def evaluate(generator: Any, out: Path, limit: int, max_total_tokens: int) -> No
     from evaluation.report import write_report
     from evaluation.suite import SuiteConfig, run_suite
 
-    config = SuiteConfig(model=None, limit=limit, max_total_tokens=max_total_tokens)
+    config = SuiteConfig(model=None, limit=limit, max_total_tokens=max_total_tokens, weights="auto")
     report, samples = run_suite(config, generator=generator)
     paths = write_report(out, report, samples)
     metrics = report["metrics"]
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
     args.run_dir.mkdir(parents=True, exist_ok=True)
     name = args.model or "the assistant souschef ships (SmolLM2-135M-Instruct + its LoRA adapter)"
     _step(f"1/5 load {name} and answer three questions")
-    generator = RecipeGenerator.from_pretrained(args.model)
+    generator = RecipeGenerator.from_pretrained(args.model, weights="auto")  # as the CLI decodes
     answer_questions(generator, args.max_total_tokens)
     _step("2/5 stop a generation after one short call, save it, resume it in a second call")
     stop_and_resume(generator, args.run_dir / "state.json", args.max_total_tokens)

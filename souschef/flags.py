@@ -74,14 +74,15 @@ def sets(text: str) -> tuple[str, ...]:
     return names
 
 
-WEIGHTS_HELP = ("fp32 (default): the weights as loaded; int8: int8 weights for CPU decoding, about "
-                "1.8x the tokens a second at batch 1 and less at larger batches, with slightly "
-                "different answers (docs/BENCHMARKS.md, \"int8 weights\")")
+WEIGHTS_HELP = ("int8: int8 weights, 1.9x fp32's tokens a second at batch 1, 1.5x at 8, 1.2x at 16 on "
+                "2 x86 cores, slightly different answers; fp32: the weights as loaded (batched rows "
+                "then equal one-row answers); default auto: int8 on an x86-64 CPU with AVX2 or AVX512, "
+                "else fp32 (docs/BENCHMARKS.md, \"int8 weights\")")
 
 
 def add_weights_flag(parser: argparse.ArgumentParser) -> None:
-    """``--weights {fp32,int8}``: the weight format a command decodes with (``generation.int8``)."""
-    parser.add_argument("--weights", choices=["fp32", "int8"], default="fp32", help=WEIGHTS_HELP)
+    """``--weights {auto,fp32,int8}``: the weight format a command decodes with (``generation.int8``)."""
+    parser.add_argument("--weights", choices=["auto", "fp32", "int8"], default="auto", help=WEIGHTS_HELP)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required: tuple[str, ...]) -> None:

@@ -8,7 +8,15 @@ import torch
 from transformers.pytorch_utils import Conv1D
 
 from generation import RecipeGenerator
-from generation.int8 import Int8Linear, quantize_int8, round_to_int8, weight_count, weights_of
+from generation.int8 import (
+    FusedRMSNorm,
+    Int8Linear,
+    quantize_int8,
+    resolve_weights,
+    round_to_int8,
+    weight_count,
+    weights_of,
+)
 from recipe_schema import Recipe, UsageError
 from tests.conftest import load_bench
 
@@ -88,9 +96,20 @@ def test_a_model_keeps_its_rope_frequencies_and_its_parameter_count(tiny_llama):
     quantize_int8(model)
     assert weights_of(model) == "int8" and weight_count(model) == count
     assert model.model.rotary_emb.inv_freq.dtype == torch.float32
+    assert isinstance(model.model.norm, FusedRMSNorm) and isinstance(model.model.layers[0].input_layernorm,
+                                                                      FusedRMSNorm)
     assert model.lm_head.float_output
     logits = model(torch.tensor([[5, 6, 7]])).logits
     assert logits.dtype == torch.float32
+
+
+def test_the_fused_norm_gives_what_transformers_norm_gives():
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    norm = LlamaRMSNorm(64, eps=1e-5)
+    torch.nn.init.normal_(norm.weight)
+    x = torch.randn(2, 3, 64)
+    assert torch.allclose(FusedRMSNorm(norm)(x), norm(x), atol=1e-5)
 
 
 def test_loading_with_int8_weights_decodes_valid_recipes(tiny_llama, tiny):
@@ -122,10 +141,13 @@ def test_the_logits_stay_close_to_fp32s(tiny_llama):
 
 def test_bad_weights_and_devices_are_refused(tiny_llama):
     path = tiny_llama[0]
-    with pytest.raises(UsageError, match="weights must be one of fp32, int8"):
+    with pytest.raises(UsageError, match="weights must be one of auto, fp32, int8"):
         RecipeGenerator.from_pretrained(path, guard=False, weights="int4")
     with pytest.raises(UsageError, match="CPU inference"):
         RecipeGenerator.from_pretrained(path, guard=False, weights="int8", device="cuda")
+    assert resolve_weights("auto", "cuda") == "fp32" and resolve_weights("fp32") == "fp32"
+    expected = "int8" if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else "fp32"
+    assert resolve_weights("auto") == expected
     with pytest.raises(UsageError, match="no linear layers"):
         quantize_int8(torch.nn.Sequential(torch.nn.ReLU()))
 

@@ -99,7 +99,8 @@ def test_max_calls_saves_the_state_exits_1_and_resume_finishes_the_same_answer(c
     (["generate", "--resume", "{state}", "--model", "{model}", "--mode", "reply"],
      "--mode cannot apply on --resume"),
     (["generate", "--resume", "{state}", "--model", "{model}", "--no-guard"], "--no-guard cannot apply"),
-    (["generate", "--resume", "{state}", "--model", "{model}", "--max-total-tokens", "1"],
+    (["generate", "--resume", "{state}", "--model", "{model}", "--weights", "fp32",
+      "--max-total-tokens", "1"],
      "max_total_tokens=1 is too small for this generation"),
 ])
 def test_bad_generate_requests_are_usage_errors(cli, tiny, tmp_path, args, message):
@@ -152,7 +153,8 @@ def test_a_resume_says_which_settings_change_and_applies_them(cli, tiny, tmp_pat
     state = tmp_path / "state.json"
     state.write_text(_partial(gen).to_json())
     code, _, err = cli(["generate", "--resume", str(state), "--model", str(path), "--temperature", "0.8",
-                        "--seed", "0", "--max-calls", "1", "--max-new-tokens-per-call", "2"])
+                        "--seed", "0", "--max-calls", "1", "--max-new-tokens-per-call", "2",
+                        "--weights", "fp32"])  # as the state was made (the API's default)
     assert code == 1  # stopped on purpose by --max-calls
     assert "resume: temperature changes from 0.0 to 0.8 for the rest of this generation" in err
     assert "seed changes" not in err  # the same value: nothing to say
