@@ -4,11 +4,11 @@ At batch 1 a CPU reads every weight once per token, so the bytes of the weights 
 pace. ``quantize_int8(model)`` replaces every linear layer (``nn.Linear``, and GPT-2's
 ``Conv1D``) with an ``Int8Linear``: the weight rounded to int8 with one scale per output
 row (symmetric, ``scale = max|row| / 127``), multiplied by torch's own CPU kernel for
-int8 weights (``torch.ops.aten._weight_int8pack_mm``, the one torchao's int8 weight-only
-path lowers to). The rest of the model (norms, embeddings, attention) runs in bfloat16,
-the activation type the kernel is fastest with; the logits come back in float32. A
-Llama-family RMSNorm becomes one fused ``rms_norm`` call (in bfloat16 transformers' own
-takes eight small ops, a tenth of a token's time here).
+int8 weights (``torch.ops.aten._weight_int8pack_mm``, which ``torch.compile`` lowers an
+int8 weight-only product to on the CPU). The rest of the model (norms, embeddings,
+attention) runs in bfloat16, the activation type the kernel is fastest with; the logits
+come back in float32. A Llama-family RMSNorm becomes one fused ``rms_norm`` call (in
+bfloat16 transformers' own takes eight small ops: 5-9% of a token's time here).
 
 Layers that read the same input, a Llama block's ``q_proj``/``k_proj``/``v_proj`` and
 ``gate_proj``/``up_proj``, share one stacked matrix: the first of them to be called
@@ -16,7 +16,8 @@ multiplies the input once for all, and the others take their slice of that produ
 when they are called with the same tensor (another input, or a layer's second call, is
 multiplied afresh, so the answer never depends on the call order). One call instead of
 three saves each call's fixed cost, about a tenth of a token's time here
-(docs/BENCHMARKS.md, "int8 weights").
+(docs/BENCHMARKS.md, "int8 weights"). With int8 a batched row's answer can differ from
+the row's answer alone: bfloat16 attention rounds with the batch's shape.
 
 A layer whose input width is not a multiple of 32 (the kernel's block; SmolLM2's and
 GPT-2's all are) stays as it was, in bfloat16. The conversion is for decoding only: the

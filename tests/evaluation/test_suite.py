@@ -141,6 +141,8 @@ def test_a_run_with_int8_weights_says_so_in_its_report(tiny):
     assert report["model"]["weights"] == "int8" and report["config"]["weights"] == "int8"
     assert report["model"]["parameters"] == sum(p.numel() for p in tiny[1].model.parameters())
     assert report["metrics"]["validity"]["value"] == 1.0 and len(samples) == 4
+    again = run_suite(_quick(str(tiny[0]), weights="int8", guard=False, sets=("heldout",)), progress=False)
+    assert _without_timings(report, samples) == _without_timings(*again)  # the same flags, the same run
 
 
 @pytest.mark.slow
