@@ -115,6 +115,10 @@ def _sample_key(sample: dict[str, Any]) -> tuple[Any, ...]:
     return (sample.get("set"), sample.get("protocol"), sample.get("index"), sample.get("prompt"))
 
 
+def _is_score(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def paired_differences(a: list[dict[str, Any]], b: list[dict[str, Any]], bootstrap: int = 1000,
                        seed: int = 0) -> dict[str, Any]:
     """Per-prompt score differences ``b - a`` over the prompts both runs answered.
@@ -130,9 +134,10 @@ def paired_differences(a: list[dict[str, Any]], b: list[dict[str, Any]], bootstr
     Returns
     -------
     dict
-        ``{"pairs", "same_output", "scores"}``: how many prompts pair, how many of those
-        got the same text from both, and for every per-sample score both carry
-        ``{"difference", "low", "high", "n"}`` (mean of ``b - a``, its paired 95% interval).
+        ``{"pairs", "same_output", "scores"}``: how many prompts pair (scored or not: the
+        guard's sets carry no scores), how many of those got the same text from both, and
+        for every per-sample score both carry ``{"difference", "low", "high", "n"}`` (mean
+        of ``b - a`` over the ``n`` pairs that have it, its paired 95% interval).
 
     Examples
     --------
@@ -150,7 +155,7 @@ def paired_differences(a: list[dict[str, Any]], b: list[dict[str, Any]], bootstr
         sx, sy = x.get("scores"), y.get("scores")
         if isinstance(sx, dict) and isinstance(sy, dict):
             for name in sx.keys() & sy.keys():
-                if isinstance(sx[name], (int, float)) and isinstance(sy[name], (int, float)):
+                if _is_score(sx[name]) and _is_score(sy[name]):
                     diffs.setdefault(name, []).append(float(sy[name]) - float(sx[name]))
     scores = {}
     for name in ordered_keys(diffs):
@@ -164,7 +169,9 @@ def paired_differences(a: list[dict[str, Any]], b: list[dict[str, Any]], bootstr
 def format_paired(paired: dict[str, Any], name_a: str, name_b: str) -> str:
     """``paired_differences`` as a Markdown table (x100, like the fractions above it)."""
     out = [f"Paired, on the {paired['pairs']} prompts both answered ({paired['same_output']} "
-           f"with the same text): {name_b} - {name_a}, per prompt, with a paired bootstrap 95% interval.", ""]
+           f"with the same text): {name_b} - {name_a}, per prompt, over the n that have the score, "
+           "with a paired bootstrap 95% interval (an interval holding 0 shows no difference "
+           "at this size; it does not show there is none).", ""]
     rows = [[name, f"{_signed(d['difference'], 'fraction')}",
              format_interval({"low": d["low"], "high": d["high"], "unit": "fraction"}),
              "-" if d["low"] is None else ("yes" if d["low"] <= 0 <= d["high"] else "no"), str(d["n"])]

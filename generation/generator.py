@@ -267,8 +267,7 @@ class RecipeGenerator:
         """Refuse a state from another model or schema, one that was tampered with, or one
         whose budget can no longer close its answer."""
         if state.model != self.model_id:
-            raise StateError(f"the state was made with another model ({state.model}, not {self.model_id}; "
-                             "the same model with other weights, fp32 or int8, is another)")
+            raise StateError(f"the state was made with another model ({state.model}, not {self.model_id})")
         grammar = self.grammar(state.settings.mode)
         if state.grammar != grammar.fingerprint:
             raise StateError("the state was made with another schema or vocabulary")

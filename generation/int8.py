@@ -34,15 +34,17 @@ from torch import nn
 from recipe_schema import UsageError
 
 WEIGHTS = ("auto", "fp32", "int8")
-# CPUs where torch's int8 kernel is vectorized: the ones it was measured faster on (x86-64)
+# CPUs where torch's int8 kernel is vectorized (x86-64). It was measured faster than fp32 on
+# AVX512 (docs/BENCHMARKS.md); AVX2 has the same vectorized kernel, assumed to pay too.
 FAST_INT8 = ("AVX2", "AVX512")
 # Norms whose forward is ``weight * x / rms(x)`` (transformers' Llama family): one fused op instead.
 RMS_NORMS = ("LlamaRMSNorm", "MistralRMSNorm", "Qwen2RMSNorm")
 # Layers of one block that read the same input: stacked into one matrix.
 SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
 ACTIVATION_DTYPE = torch.bfloat16
-# The kernel reads each row in blocks and checks no size: a row length it does not divide
-# gives wrong numbers or a crash (16 divides every safe length found; 32 to be sure).
+# The kernel reads each row in blocks and does not check that its input width divides them:
+# a width that does not gives wrong numbers or a segmentation fault (16 divides every safe
+# width found; 32 to be sure). It checks every other shape itself.
 ROW_BLOCK = 32
 
 
@@ -70,14 +72,13 @@ def round_to_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class _Last:
-    """The last input a stack multiplied, its parts, and which layers took theirs (bits)."""
+    """The stack's memo: ``None``, or ``(input, its version, parts, which layers took theirs)``,
+    replaced whole and read once, so threads sharing the model never read another's parts."""
 
-    __slots__ = ("input", "parts", "taken")
+    __slots__ = ("memo",)
 
     def __init__(self) -> None:
-        self.input: torch.Tensor | None = None
-        self.parts: list[torch.Tensor] = []
-        self.taken = 0
+        self.memo: tuple[torch.Tensor, int, tuple[torch.Tensor, ...], int] | None = None
 
 
 class _Stacked(nn.Module):
@@ -114,15 +115,15 @@ class _Stacked(nn.Module):
         sizes, last = self.sizes, self.last
         if len(sizes) == 1:
             return self.product(x)
-        bit = 1 << index
-        if last.input is not x or last.taken & bit:  # another input, or this layer's second call
-            last.parts = list(self.product(x).split(sizes, dim=-1))
-            last.input, last.taken = x, 0
-        out = last.parts[index]
-        last.taken |= bit
-        if last.taken == (1 << len(sizes)) - 1:  # every layer took its part: hold no tensors
-            last.input, last.parts = None, []
-        return out
+        bit, memo = 1 << index, last.memo
+        if memo is None or memo[0] is not x or memo[1] != x._version or memo[3] & bit:
+            parts, taken = tuple(self.product(x).split(sizes, dim=-1)), 0  # new input, or a 2nd call
+        else:
+            parts, taken = memo[2], memo[3]
+        taken |= bit
+        # every layer took its part: hold no tensors between passes
+        last.memo = None if taken == (1 << len(sizes)) - 1 else (x, x._version, parts, taken)
+        return parts[index]
 
 
 class Int8Linear(nn.Module):
@@ -159,7 +160,10 @@ def resolve_weights(weights: str, device: str | None = None) -> str:
     """
     if weights not in WEIGHTS:
         raise UsageError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
-    on_cpu = device in (None, "cpu")
+    try:
+        on_cpu = device is None or torch.device(device).type == "cpu"
+    except (RuntimeError, TypeError):
+        raise UsageError(f"not a device: {device!r}") from None
     if weights == "auto":
         return "int8" if on_cpu and torch.backends.cpu.get_cpu_capability() in FAST_INT8 else "fp32"
     if weights == "int8" and not on_cpu:
@@ -195,6 +199,22 @@ def _weight_of(layer: nn.Module | None) -> Weight | None:
     return None
 
 
+def _in_width(layer: nn.Module) -> int:
+    weight = _weight_of(layer)
+    return int(weight[0].shape[1]) if weight is not None else 0
+
+
+class _FloatOutput(nn.Module):
+    """An output layer left in bfloat16, its logits cast to float32 as sampling reads them."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x).float()
+
+
 def _groups(children: dict[str, nn.Module]) -> list[tuple[str, ...]]:
     """The layers to convert among one module's children, siblings stacked: names, in order."""
     groups: list[tuple[str, ...]] = []
@@ -213,33 +233,43 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     Every linear layer becomes an ``Int8Linear``; the output embedding's product comes
     back in float32, everything else runs in bfloat16. Returns ``model``.
 
+    A model converted already is returned as it is. Afterwards the model runs on the CPU
+    only, in bfloat16 (moving it to a GPU or to float64 fails at its next forward pass),
+    and from one thread at a time or several (a stack's shared product is never another
+    thread's).
+
     Raises
     ------
     UsageError
-        When the model is not on the CPU, or has no linear layer to convert.
+        When the model is not on the CPU, or has no linear layer to convert; the model is
+        then left as it was.
     """
+    if getattr(model, "souschef_weights", None) == "int8":
+        return model  # converted already
     if any(p.device.type != "cpu" for p in model.parameters()):
         raise UsageError("int8 weights are for CPU inference: load the model on the CPU")
     _kernel()
     output_of = getattr(model, "get_output_embeddings", None)
     output = output_of() if callable(output_of) else None
     parameters = sum(p.numel() for p in model.parameters())  # tied weights once
-    converted = 0
+    plan = []  # (parent, its children, names stacked), decided before anything changes
     for parent in list(model.modules()):
         children = dict(parent.named_children())
-        for names in _groups(children):
-            pairs = [w for w in (_weight_of(children[n]) for n in names) if w is not None]
-            if pairs[0][0].shape[1] % ROW_BLOCK:  # stays a plain layer, in bfloat16
-                continue
-            stack = _Stacked([w for w, _ in pairs], [b for _, b in pairs])
-            for index, name in enumerate(names):
-                setattr(parent, name, Int8Linear(stack, index, float_output=children[name] is output))
-                converted += 1
-        for name, child in children.items():
+        plan += [(parent, children, names) for names in _groups(children)
+                 if _in_width(children[names[0]]) % ROW_BLOCK == 0]  # else: a plain layer, in bfloat16
+    if not plan:
+        raise UsageError(f"{type(model).__name__} has no linear layers int8 weights fit")
+    for parent, children, names in plan:
+        pairs = [w for w in (_weight_of(children[n]) for n in names) if w is not None]
+        stack = _Stacked([w for w, _ in pairs], [b for _, b in pairs])
+        for index, name in enumerate(names):
+            setattr(parent, name, Int8Linear(stack, index, float_output=children[name] is output))
+    for parent in list(model.modules()):
+        for name, child in dict(parent.named_children()).items():
             if type(child).__name__ in RMS_NORMS and hasattr(child, "variance_epsilon"):
                 setattr(parent, name, FusedRMSNorm(child))
-    if not converted:
-        raise UsageError(f"{type(model).__name__} has no linear layers to give int8 weights")
+            elif child is output and not isinstance(child, Int8Linear):  # a width the kernel cannot take
+                setattr(parent, name, _FloatOutput(child))
     for param in model.parameters():  # not model.to(): buffers such as RoPE's frequencies stay float32
         param.data = param.data.to(ACTIVATION_DTYPE)
     model.eval()

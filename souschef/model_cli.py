@@ -23,7 +23,13 @@ MODEL_HELP = ("a model or LoRA adapter directory (souschef train --out), a base 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from generation import GenerationState, RecipeGenerator
-    from recipe_schema import UnfinishedGenerationError, UsageError, atomic_write, refuse_overwriting_inputs
+    from recipe_schema import (
+        StateError,
+        UnfinishedGenerationError,
+        UsageError,
+        atomic_write,
+        refuse_overwriting_inputs,
+    )
 
     if (args.prompt is None) == (args.resume is None):
         raise UsageError("give a PROMPT, or --resume FILE to continue a saved generation")
@@ -43,6 +49,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         state = GenerationState.from_json(read_text(args.resume))
     print(f"loading {args.model or 'the assistant souschef ships'}", file=sys.stderr, flush=True)
     generator = RecipeGenerator.from_pretrained(args.model, guard=args.guard, weights=args.weights)
+    if args.resume and state.model != generator.model_id:
+        from generation.int8 import weights_of
+
+        raise StateError(f"the state was made with another model, or this one with other weights "
+                         f"({state.model}, not {generator.model_id} with {weights_of(generator.model)} "
+                         "weights): resume with the --weights it was made with (fp32 for a state the "
+                         "Python API made, by default)")
     if args.resume:
         changes = {k: v for k, v in sampling.items() if getattr(state.settings, k) != v}
         saved, state = state.settings, generator.with_settings(state, **changes)
@@ -286,6 +299,9 @@ def cmd_report_compare(args: argparse.Namespace) -> int:
     samples_a, samples_b = load_samples(args.a), load_samples(args.b)
     if samples_a is not None and samples_b is not None:  # the same prompts: a paired test
         result["paired"] = paired_differences(samples_a, samples_b)
+    elif samples_a is not None or samples_b is not None:
+        print(f"{PROG}: no paired differences: {args.b if samples_b is None else args.a} has no "
+              "samples.jsonl beside its report", file=sys.stderr)
     if args.json:
         emit(json.dumps(result, indent=2))
     else:

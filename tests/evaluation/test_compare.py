@@ -171,8 +171,9 @@ def test_paired_differences_pair_the_same_prompts_and_test_their_differences():
     b.append({"set": "heldout", "protocol": "title_to_recipe", "index": 9, "prompt": "only b",
               "scores": {"rougeL": 1.0}})  # answered by one run only: not a pair
     b[3]["prompt"] = "another question"  # same index, another prompt (other data): not a pair
+    a[0]["scores"]["valid"] = b[0]["scores"]["valid"] = True  # a flag, not a score
     result = paired_differences(a, b, bootstrap=200)
-    assert (result["pairs"], result["same_output"]) == (3, 2)
+    assert (result["pairs"], result["same_output"]) == (3, 2) and "valid" not in result["scores"]
     d = result["scores"]["rougeL"]
     assert d["n"] == 3 and d["difference"] == pytest.approx(0.1)
     assert d["low"] == pytest.approx(0.1) and d["high"] == pytest.approx(0.1)  # every pair moved by 0.1
@@ -191,8 +192,9 @@ def test_cli_compare_pairs_the_prompts_when_both_folders_hold_samples(cli, tmp_p
     code, out, _ = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b")])
     assert "Paired, on the 3 prompts both answered (3 with the same text)" in out
     (tmp_path / "b" / "samples.jsonl").unlink()
-    code, out, _ = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json"])
+    code, out, err = cli(["report", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json"])
     assert code == 0 and "paired" not in json.loads(out)
+    assert f"no paired differences: {tmp_path / 'b'} has no samples.jsonl" in err
 
 
 def test_cli_compare_with_a_broken_samples_line_is_one_line_exit_2(cli, tmp_path, a, b):

@@ -76,9 +76,17 @@ def test_siblings_share_one_product_and_still_answer_any_input():
     assert torch.equal(block.v_proj(x1), alone[2])  # v's second call on x1: multiplied again
     fresh = quantize_int8(_Block())
     fresh.q_proj(x1), fresh.k_proj(x1)
-    assert fresh.q_proj.stack.last.input is x1  # held for v
+    assert fresh.q_proj.stack.last.memo[0] is x1  # held for v
     fresh.v_proj(x1)
-    assert fresh.q_proj.stack.last.input is None  # every layer took its part: nothing is held
+    assert fresh.q_proj.stack.last.memo is None  # every layer took its part: nothing is held
+
+
+def test_an_input_changed_in_place_between_siblings_is_multiplied_again():
+    block = quantize_int8(_Block())
+    x = torch.randn(2, 64, dtype=torch.bfloat16)
+    block.q_proj(x)
+    x.mul_(2.0)  # the same tensor, other numbers
+    assert torch.equal(block.k_proj(x), quantize_int8(_Block()).k_proj(x))
 
 
 def test_a_stacked_layer_equals_the_same_layer_alone():
@@ -103,13 +111,19 @@ def test_a_model_keeps_its_rope_frequencies_and_its_parameter_count(tiny_llama):
     assert logits.dtype == torch.float32
 
 
-def test_the_fused_norm_gives_what_transformers_norm_gives():
+def test_the_fused_norm_gives_what_transformers_norm_gives_up_to_rounding():
     from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
     norm = LlamaRMSNorm(64, eps=1e-5)
     torch.nn.init.normal_(norm.weight)
     x = torch.randn(2, 3, 64)
-    assert torch.allclose(FusedRMSNorm(norm)(x), norm(x), atol=1e-5)
+    assert torch.allclose(FusedRMSNorm(norm)(x), norm(x), atol=1e-5)  # float32: the same
+    norm.to(torch.bfloat16)
+    xb = x.to(torch.bfloat16)
+    fused, theirs = FusedRMSNorm(norm)(xb), norm(xb)  # bfloat16: rounded once, not twice
+    assert fused.dtype == torch.bfloat16
+    step = theirs.float().abs() * 2.0**-7  # one bfloat16 step (8 bits of mantissa)
+    assert torch.all((fused.float() - theirs.float()).abs() <= step + 1e-6)
 
 
 def test_loading_with_int8_weights_decodes_valid_recipes(tiny_llama, tiny):
@@ -147,9 +161,43 @@ def test_bad_weights_and_devices_are_refused(tiny_llama):
         RecipeGenerator.from_pretrained(path, guard=False, weights="int8", device="cuda")
     assert resolve_weights("auto", "cuda") == "fp32" and resolve_weights("fp32") == "fp32"
     expected = "int8" if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else "fp32"
-    assert resolve_weights("auto") == expected
-    with pytest.raises(UsageError, match="no linear layers"):
-        quantize_int8(torch.nn.Sequential(torch.nn.ReLU()))
+    assert resolve_weights("auto") == resolve_weights("auto", torch.device("cpu")) == expected
+    assert resolve_weights("int8", "cpu:0") == "int8"
+    with pytest.raises(UsageError, match="not a device: 'gpu'"):
+        resolve_weights("auto", "gpu")
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    unfit = torch.nn.ModuleDict({"norm": LlamaRMSNorm(40), "odd": torch.nn.Linear(40, 8)})
+    with pytest.raises(UsageError, match="no linear layers int8 weights fit"):
+        quantize_int8(unfit)
+    assert isinstance(unfit["norm"], LlamaRMSNorm) and unfit["odd"].weight.dtype == torch.float32  # as it was
+
+
+class _OddHead(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.head = torch.nn.Linear(64, 40), torch.nn.Linear(40, 8)  # 40: no int8 for the head
+
+    def get_output_embeddings(self) -> torch.nn.Module:
+        return self.head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def test_an_output_layer_int8_cannot_take_still_gives_float32_logits():
+    model = quantize_int8(_OddHead())
+    assert isinstance(model.body, Int8Linear)
+    assert model(torch.randn(2, 64, dtype=torch.bfloat16)).dtype == torch.float32
+
+
+def test_converting_twice_changes_nothing_and_a_copy_gives_the_same_logits(tiny_llama):
+    model = quantize_int8(copy.deepcopy(tiny_llama[1].model))
+    layer = model.model.layers[0].self_attn.q_proj
+    assert quantize_int8(model) is model and model.model.layers[0].self_attn.q_proj is layer
+    copied = copy.deepcopy(model)  # a copy multiplies with its own stacks
+    ids = torch.tensor([[5, 6, 7]])
+    assert torch.equal(copied(ids).logits, model(ids).logits)
 
 
 def test_the_bench_compares_int8_with_fp32(tiny_llama, capsys):
