@@ -46,6 +46,10 @@ ACTIVATION_DTYPE = torch.bfloat16
 # a width that does not gives wrong numbers or a segmentation fault (16 divides every safe
 # width found; 32 to be sure). It checks every other shape itself.
 ROW_BLOCK = 32
+# From this many rows on (a prompt's prefill; not a decoding step, even at batch 16) a product
+# dequantizes the weight and multiplies in bfloat16: the kernel loops over rows, so at 64
+# rows it takes 2.7x as long, at 300 rows 8x (docs/BENCHMARKS.md, "int8 weights").
+WIDE_ROWS = 32
 
 
 _KERNEL: Any = None
@@ -105,7 +109,10 @@ class _Stacked(nn.Module):
         flat = x.reshape(-1, x.shape[-1]).contiguous()  # the kernel reads rows as they lie in memory
         if flat.dtype != scale.dtype:
             flat = flat.to(scale.dtype)
-        y = (_KERNEL or _kernel())(flat, buffers["weight_int8"], scale)
+        if flat.shape[0] < WIDE_ROWS:  # decoding: the kernel reads int8, a quarter of the bytes
+            y = (_KERNEL or _kernel())(flat, buffers["weight_int8"], scale)
+        else:  # a prompt's rows: one bfloat16 matrix product beats the kernel's row-by-row loop
+            y = F.linear(flat, buffers["weight_int8"].to(scale.dtype) * scale[:, None])
         if bias is not None:
             y = y + bias
         return y.view(*x.shape[:-1], y.shape[-1])

@@ -65,6 +65,16 @@ def test_each_layer_gives_the_product_of_its_rounded_weight():
         assert (got - expected).abs().max() < 0.05 * expected.abs().max()  # bfloat16 activations
 
 
+def test_a_prompts_many_rows_take_the_bfloat16_product_with_the_same_weights():
+    block = quantize_int8(_Block())
+    stack = block.o_proj.stack
+    wide = torch.randn(40, 64, dtype=torch.bfloat16)  # past WIDE_ROWS: a prompt's prefill
+    by_rows = torch.cat([stack.product(wide[i:i + 8]) for i in range(0, 40, 8)])  # the kernel, 8 rows a call
+    got = stack.product(wide)
+    assert got.shape == by_rows.shape == (40, 96)
+    assert (got.float() - by_rows.float()).abs().max() <= 0.02 * by_rows.float().abs().max()
+
+
 def test_siblings_share_one_product_and_still_answer_any_input():
     block = quantize_int8(_Block())
     assert block.q_proj.stack is block.k_proj.stack is block.v_proj.stack
