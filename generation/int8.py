@@ -19,6 +19,9 @@ three saves each call's fixed cost, about a tenth of a token's time here
 (docs/BENCHMARKS.md, "int8 weights"). With int8 a batched row's answer can differ from
 the row's answer alone: bfloat16 attention rounds with the batch's shape.
 
+The kernel is a loop over rows, right for decoding steps; a product of 32 rows or more
+(a prompt's prefill) dequantizes the weight and multiplies in bfloat16 instead.
+
 A layer whose input width is not a multiple of 32 (the kernel's block; SmolLM2's and
 GPT-2's all are) stays as it was, in bfloat16. The conversion is for decoding only: the
 model cannot be trained afterwards, and it runs on the CPU (the kernel has no CUDA version).
