@@ -201,6 +201,17 @@ def test_an_output_layer_int8_cannot_take_still_gives_float32_logits():
     assert model(torch.randn(2, 64, dtype=torch.bfloat16)).dtype == torch.float32
 
 
+def test_the_stacked_mlp_gives_the_numbers_of_the_mlp_it_replaces(tiny_llama):
+    from generation.int8 import StackedMLP
+
+    model = quantize_int8(copy.deepcopy(tiny_llama[1].model))
+    stacked = model.model.layers[0].mlp
+    assert isinstance(stacked, StackedMLP) and len(list(stacked.children())) == 4  # nothing registered twice
+    plain = type(tiny_llama[1].model.model.layers[0].mlp).forward  # transformers' own forward, same layers
+    x = torch.randn(2, 3, stacked.gate_proj.in_features, dtype=torch.bfloat16)
+    assert torch.equal(stacked(x), plain(stacked, x))
+
+
 def test_converting_twice_changes_nothing_and_a_copy_gives_the_same_logits(tiny_llama):
     model = quantize_int8(copy.deepcopy(tiny_llama[1].model))
     layer = model.model.layers[0].self_attn.q_proj
