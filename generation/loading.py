@@ -87,7 +87,7 @@ def load_model(path: str | Path | None = None, base: str | None = None,
         Move the model there (``"cuda"``, ``"cpu"``).
     weights
         ``"fp32"`` (as loaded), ``"int8"`` (int8 weights for CPU decoding, ``generation.int8``:
-        1.77x the tokens a second at batch 1 on 2 x86 cores, slightly different answers) or ``"auto"``
+        1.86x the tokens a second at batch 1 on 2 x86 cores, slightly different answers) or ``"auto"``
         (int8 on a CPU where torch's int8 kernel is vectorized, else fp32).
 
     Raises

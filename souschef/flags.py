@@ -74,7 +74,7 @@ def sets(text: str) -> tuple[str, ...]:
     return names
 
 
-WEIGHTS_HELP = ("int8: int8 weights, 1.77x fp32's tokens a second at batch 1, 1.35x at 8, 1.1x at 16 on "
+WEIGHTS_HELP = ("int8: int8 weights, 1.86x fp32's tokens a second at batch 1, 1.5x at 8, 1.15x at 16 on "
                 "2 x86 cores, slightly different answers; fp32: the weights as loaded; default auto: "
                 "int8 on an x86-64 CPU with AVX2 or AVX512, else fp32 (docs/BENCHMARKS.md, \"int8 weights\")")
 
