@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--prefill", type=int, nargs="*", default=[], metavar="N",
+                        help="also time one forward pass over N prompt tokens: fp32, int8 with its kernel "
+                             "only, int8 as shipped (the wide bfloat16 path from 32 rows)")
     opts = parser.parse_args(argv)
 
     import torch
@@ -74,9 +78,39 @@ def main(argv: list[str] | None = None) -> int:
     fp32 = statistics.median(rates["fp32"])
     out = {name: {"tokens_per_s": statistics.median(v), "ratio": statistics.median(v) / fp32,
                   "same_answer_as_fp32": answers[name] == answers["fp32"]} for name, v in rates.items()}
-    print(json.dumps({"threads": opts.threads, "tokens": opts.tokens, "repeats": opts.repeats, "arms": out},
-                     indent=2))
+    result = {"threads": opts.threads, "tokens": opts.tokens, "repeats": opts.repeats, "arms": out}
+    if opts.prefill:
+        result["prefill_ms"] = prefill_ms(models["fp32"], models["int8"], opts.prefill, opts.repeats)
+    print(json.dumps(result, indent=2))
     return 0
+
+
+def prefill_ms(fp32: Any, int8: Any, lengths: list[int], repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms of one forward pass over ``n`` random prompt ids, for each ``n`` and arm."""
+    import torch
+
+    from generation import int8 as int8_module
+
+    wide = int8_module.WIDE_ROWS
+    arms = {"fp32": (fp32, wide), "int8, kernel only": (int8, 1 << 30), "int8": (int8, wide)}
+    out: dict[str, dict[str, float]] = {}
+    for n in lengths:
+        ids = torch.randint(0, fp32.config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
+        times: dict[str, list[float]] = {name: [] for name in arms}
+        for repeat in range(repeats + 1):  # the first round warms up
+            for name, (model, rows) in arms.items():
+                int8_module.WIDE_ROWS = rows
+                try:
+                    with torch.no_grad():
+                        t0 = time.perf_counter()
+                        model(ids)
+                        elapsed = time.perf_counter() - t0
+                finally:
+                    int8_module.WIDE_ROWS = wide
+                if repeat:
+                    times[name].append(elapsed * 1e3)
+        out[str(n)] = {name: statistics.median(v) for name, v in times.items()}
+    return out
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from recipe_schema import UsageError
-from recipe_schema.limits import SETTINGS
+from recipe_schema.limits import SETTINGS, WEIGHTS
 
 REPORT_FORMAT = "souschef-report/1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -83,8 +83,8 @@ class SuiteConfig:
             raise UsageError(f"sets must be some of {', '.join(SETS)}, not {', '.join(unknown) or 'none'}")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"limit must be at least 1, not {self.limit}")
-        if self.weights not in ("auto", "fp32", "int8"):  # generation.int8.WEIGHTS (torch-free here)
-            raise UsageError(f"weights must be one of auto, fp32, int8, not {self.weights!r}")
+        if self.weights not in WEIGHTS:
+            raise UsageError(f"weights must be one of {', '.join(WEIGHTS)}, not {self.weights!r}")
         SETTINGS["temperature"].check("temperature", self.temperature)  # the range generate's flag has
         for name in ("repetition_penalty", "no_repeat_ngram"):
             if getattr(self, name) is not None:

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from recipe_schema import UsageError
+from recipe_schema.limits import WEIGHTS
 
-WEIGHTS = ("auto", "fp32", "int8")
 # CPUs where torch's int8 kernel is vectorized (x86-64). It was measured faster than fp32 on
 # AVX512 (docs/BENCHMARKS.md); AVX2 has the same vectorized kernel, assumed to pay too.
 FAST_INT8 = ("AVX2", "AVX512")

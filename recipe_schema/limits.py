@@ -108,3 +108,8 @@ SETTINGS: dict[str, Range] = {
     "max_new_tokens_per_call": Range(int, 1, 65_536),
     "max_calls": Range(int, 1, 1_000_000),
 }
+
+
+# The weight formats a model decodes with (generation.int8): "auto" is int8 on a CPU where
+# torch's int8 kernel is vectorized, else fp32. Here, torch-free, for the flags and configs.
+WEIGHTS = ("auto", "fp32", "int8")

@@ -81,7 +81,9 @@ WEIGHTS_HELP = ("int8: int8 weights, 1.86x fp32's tokens a second at batch 1, 1.
 
 def add_weights_flag(parser: argparse.ArgumentParser) -> None:
     """``--weights {auto,fp32,int8}``: the weight format a command decodes with (``generation.int8``)."""
-    parser.add_argument("--weights", choices=["auto", "fp32", "int8"], default="auto", help=WEIGHTS_HELP)
+    from recipe_schema.limits import WEIGHTS
+
+    parser.add_argument("--weights", choices=list(WEIGHTS), default="auto", help=WEIGHTS_HELP)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, config_cls: Any, required: tuple[str, ...]) -> None:

@@ -225,8 +225,11 @@ def test_the_bench_compares_int8_with_fp32(tiny_llama, capsys):
     import json
 
     bench = load_bench("int8_weights")
-    args = ["--model", str(tiny_llama[0]), "--tokens", "24", "--repeats", "1", "--threads", "1"]
+    args = ["--model", str(tiny_llama[0]), "--tokens", "24", "--repeats", "1", "--threads", "1",
+            "--prefill", "40"]
     assert bench.main(args) == 0
-    arms = json.loads(capsys.readouterr().out)["arms"]
+    result = json.loads(capsys.readouterr().out)
+    arms = result["arms"]
+    assert set(result["prefill_ms"]["40"]) == {"fp32", "int8, kernel only", "int8"}
     assert {"fp32", "int8", "bf16"} <= set(arms) and arms["fp32"]["ratio"] == 1.0
     assert arms["int8"]["tokens_per_s"] > 0
